@@ -1,0 +1,57 @@
+#pragma once
+// Generic task heads: `conv1x1` (the S4T main head, METHODS.md §1.2 item 3) and `conv_decoder`
+// (3x3 conv + BN + ReLU + 1x1 conv). Both read the task's own feature map when the backbone provides
+// one, else the fused map, else the last stage; the output is resized bilinearly to the input size.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+
+#include "s4t/head.hpp"
+#include "s4t/task.hpp"
+
+namespace s4t::heads {
+
+/// Which Features map a head reads, and its channel count.
+struct HeadInput {
+  enum class Source { TaskFeatures, Fused, LastStage } source;
+  std::int64_t channels;
+};
+HeadInput choose_input(const TaskSpec& task, const FeatureInfo& info);
+const at::Tensor& select_input(const HeadInput& input, const std::string& task, const Features& features);
+
+class Conv1x1Head final : public TaskHead {
+ public:
+  Conv1x1Head(const TaskSpec& task, const FeatureInfo& info);
+  std::shared_ptr<torch::nn::Module> module() override { return conv_.ptr(); }
+  at::Tensor forward(const Features& features, std::array<std::int64_t, 2> output_size) override;
+
+ private:
+  std::string task_;
+  HeadInput input_;
+  torch::nn::Conv2d conv_{nullptr};
+};
+
+class ConvDecoderImpl : public torch::nn::Module {
+ public:
+  ConvDecoderImpl(std::int64_t in, std::int64_t hidden, std::int64_t out);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+};
+TORCH_MODULE(ConvDecoder);
+
+class ConvDecoderHead final : public TaskHead {
+ public:
+  ConvDecoderHead(const TaskSpec& task, const FeatureInfo& info, std::int64_t hidden);
+  std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
+  at::Tensor forward(const Features& features, std::array<std::int64_t, 2> output_size) override;
+
+ private:
+  std::string task_;
+  HeadInput input_;
+  ConvDecoder net_{nullptr};
+};
+
+}  // namespace s4t::heads

@@ -1,0 +1,210 @@
+// `s4t train | adapt | eval | info CONFIG`: one experiment, one step of its life.
+#include <spdlog/spdlog.h>
+#include <torch/nn/module.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "cli/arguments.hpp"
+#include "cli/commands.hpp"
+#include "cli/results_table.hpp"
+#include "engine/adapter.hpp"
+#include "engine/setup.hpp"
+#include "engine/trainer.hpp"
+#include "run/run_directory.hpp"
+#include "s4t/error.hpp"
+#include "s4t/log.hpp"
+#include "s4t/state_dict.hpp"
+
+namespace fs = std::filesystem;
+
+namespace s4t::host {
+
+int cmd_train(const std::vector<std::string>& args) {
+  CommonArgs common;
+  TrainRequest request;
+  std::string config, method;
+  po::options_description options("s4t train options");
+  add_common_options(options, common);
+  options.add_options()
+      ("resume", po::bool_switch(&request.resume), "continue the partial checkpoint of this run")
+      ("force", po::bool_switch(&request.force), "train again even if a finished checkpoint exists")
+      ("method", po::value<std::string>(&method), "train the source model this method needs (default [ttt] method)");
+  if (!parse_arguments("s4t train CONFIG [--resume] [--force] [--method NAME] [--set k=v]...", options, args, &config, common)) return 0;
+  auto ctx = open_experiment(config, common);
+  auto& x = *ctx.experiment;
+  if (method.empty()) method = x.section("ttt").get_string("method");
+  RunDirectory run(x, ctx.registry, common.command_line);
+  auto ckpt = ensure_source_checkpoint(x, ctx.registry, run, method, request);
+  std::cout << "source checkpoint: " << ckpt.string() << "\n";
+  return 0;
+}
+
+int cmd_adapt(const std::vector<std::string>& args) {
+  CommonArgs common;
+  std::string config, method, checkpoint;
+  po::options_description options("s4t adapt options");
+  add_common_options(options, common);
+  options.add_options()
+      ("method", po::value<std::string>(&method), "method (default [ttt] method)")
+      ("checkpoint", po::value<std::string>(&checkpoint), "source checkpoint (default: the run's own for this method)");
+  if (!parse_arguments("s4t adapt CONFIG [--method NAME] [--checkpoint FILE] [--set k=v]...", options, args, &config, common)) return 0;
+  auto ctx = open_experiment(config, common);
+  auto& x = *ctx.experiment;
+  if (method.empty()) method = x.section("ttt").get_string("method");
+  x.method_options(method);
+  RunDirectory run(x, ctx.registry, common.command_line);
+  if (checkpoint.empty()) checkpoint = x.section("ttt").get_string("checkpoint");
+  fs::path ckpt = checkpoint;
+  if (ckpt.empty()) {
+    BuildContext probe;
+    auto m = ctx.registry.make_method(method, probe, x.method_options(method));
+    ckpt = finished_checkpoint(run, source_key(*m, method));
+    if (ckpt.empty())
+      throw Error("no finished source checkpoint for method '" + method + "' in " + run.path().string() +
+                  "; run `s4t train " + config + (method == x.section("ttt").get_string("method") ? "" : " --method " + method) +
+                  "` first, or pass --checkpoint FILE");
+  }
+  auto tr = adapt(x, ctx.registry, method, ckpt);
+  fs::path dir = run.adapt_dir(method);
+  write_json(dir / "metrics.json", tr.to_json());
+  write_file_atomically(dir / "trajectory.csv", tr.to_csv());
+  auto table = build_results_table({method}, {{method, {tr}}});
+  // The single-method table compares against the method's own step 0.
+  table.rows.front().name = "step 0";
+  std::cout << "\n" << table.markdown() << "\n"
+            << "metrics: " << (dir / "metrics.json").string() << ", " << (dir / "trajectory.csv").string() << "\n";
+  return 0;
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  CommonArgs common;
+  std::string config, checkpoint, role = "target";
+  po::options_description options("s4t eval options");
+  add_common_options(options, common);
+  options.add_options()
+      ("checkpoint", po::value<std::string>(&checkpoint), "checkpoint to evaluate (default: the run's source checkpoint for [ttt] method)")
+      ("on", po::value<std::string>(&role), "source or target set");
+  if (!parse_arguments("s4t eval CONFIG [--checkpoint FILE] [--on source|target] [--set k=v]...", options, args, &config, common)) return 0;
+  if (role != "source" && role != "target") throw ConfigError("--on must be source or target, got '" + role + "'");
+  auto ctx = open_experiment(config, common);
+  auto& x = *ctx.experiment;
+  fs::path ckpt = checkpoint;
+  if (ckpt.empty()) {
+    RunDirectory run(x, ctx.registry, common.command_line);
+    const std::string method = x.section("ttt").get_string("method");
+    BuildContext probe;
+    auto m = ctx.registry.make_method(method, probe, x.method_options(method));
+    ckpt = finished_checkpoint(run, source_key(*m, method));
+    if (ckpt.empty()) throw Error("no finished source checkpoint in " + run.path().string() + "; run `s4t train " + config + "` first");
+  }
+  auto results = evaluate(x, ctx.registry, ckpt, role);
+  std::cout << "checkpoint " << ckpt.string() << " on the " << role << " set:\n";
+  for (auto& [task, value] : results)
+    std::cout << "  " << std::left << std::setw(10) << task.name << std::setw(6) << task.metric_label()
+              << std::fixed << std::setprecision(4) << value << (task.higher_is_better ? "  (higher is better)" : "  (lower is better)") << "\n";
+  return 0;
+}
+
+int cmd_info(const std::vector<std::string>& args) {
+  CommonArgs common;
+  std::string config, method;
+  po::options_description options("s4t info options");
+  add_common_options(options, common);
+  options.add_options()("method", po::value<std::string>(&method), "method (default [ttt] method)");
+  if (!parse_arguments("s4t info CONFIG [--method NAME] [--set k=v]...", options, args, &config, common)) return 0;
+  auto ctx = open_experiment(config, common);
+  auto& x = *ctx.experiment;
+  if (method.empty()) method = x.section("ttt").get_string("method");
+  auto source = make_dataset(x, ctx.registry, "source");
+  auto target = make_dataset(x, ctx.registry, "target");
+  auto tasks = resolve_tasks(x, *source, target.get());
+  auto built = build_model(x, ctx.registry, tasks, source->image_size(), method);
+  // Groups: backbone, heads.<task>, method.<first-level module>.
+  std::map<std::string, std::int64_t> groups;
+  std::int64_t total = 0;
+  for (auto& p : built.model->root().named_parameters(true)) {
+    const std::string& name = p.key();
+    auto first = name.find('.');
+    std::string group = name.substr(0, first);
+    if (group != "backbone") {
+      auto second = name.find('.', first + 1);
+      group = name.substr(0, second);
+    }
+    groups[group] += p.value().numel();
+    total += p.value().numel();
+  }
+  std::int64_t base = 0;
+  for (auto& [g, n] : groups)
+    if (g.rfind("method", 0) != 0) base += n;
+  std::cout << "model: backbone '" << x.backbone.name << "', head '" << x.head.name << "', method '" << method
+            << "', tasks";
+  for (auto& t : tasks) std::cout << " " << t.name << "(" << t.channels << ")";
+  std::cout << ", train size " << source->image_size()[0] << "x" << source->image_size()[1] << "\n\n";
+  for (auto& [g, n] : groups) std::cout << "  " << std::left << std::setw(28) << g << std::right << std::setw(14) << n << "\n";
+  std::cout << "  " << std::left << std::setw(28) << "base network" << std::right << std::setw(14) << base << "\n";
+  std::cout << "  " << std::left << std::setw(28) << "method modules" << std::right << std::setw(14) << total - base << "\n";
+  std::cout << "  " << std::left << std::setw(28) << "total" << std::right << std::setw(14) << total << "  ("
+            << std::fixed << std::setprecision(2) << static_cast<double>(total) / 1e6 << "M)\n";
+  return 0;
+}
+
+int cmd_compare(const std::vector<std::string>& args) {
+  CommonArgs common;
+  std::string config, methods_text, seeds_text;
+  po::options_description options("s4t compare options");
+  add_common_options(options, common);
+  options.add_options()
+      ("methods", po::value<std::string>(&methods_text), "comma-separated methods (default [compare] methods)")
+      ("seeds", po::value<std::string>(&seeds_text), "comma-separated seeds (default [compare] seeds)");
+  if (!parse_arguments("s4t compare CONFIG [--methods a,b,...] [--seeds 0,1,...] [--set k=v]...", options, args, &config, common)) return 0;
+  auto ctx = open_experiment(config, common);
+  auto& x = *ctx.experiment;
+  auto methods = methods_text.empty() ? x.section("compare").get_string_list("methods") : split_list(methods_text);
+  std::vector<std::int64_t> seeds;
+  if (seeds_text.empty()) seeds = x.section("compare").get_int_list("seeds");
+  else
+    for (auto& s : split_list(seeds_text)) {
+      try {
+        seeds.push_back(std::stoll(s));
+      } catch (const std::exception&) {
+        throw ConfigError("--seeds: '" + s + "' is not an integer");
+      }
+    }
+  if (methods.empty() || seeds.empty()) throw ConfigError("compare needs at least one method and one seed");
+  if (std::find(methods.begin(), methods.end(), "none") == methods.end()) methods.insert(methods.begin(), "none");
+  for (auto& m : methods) x.method_options(m);
+
+  const std::string name = x.section("run").get_string("name");
+  RunDirectory top(x, ctx.registry, common.command_line);
+  std::map<std::string, std::vector<Trajectory>> runs;
+  for (auto seed : seeds) {
+    Experiment xs = x;
+    xs.host["run"].set("seed", seed);
+    xs.host["run"].set("name", name + "/seed-" + std::to_string(seed));
+    ConfigEntry e;
+    e.value = seed;
+    e.where = {"--seeds", 0, 0};
+    xs.tree.set("run.seed", e);
+    RunDirectory run(xs, ctx.registry, common.command_line);
+    for (auto& m : methods) {
+      logger()->info("=== seed {}: method '{}' ===", seed, m);
+      auto ckpt = ensure_source_checkpoint(xs, ctx.registry, run, m);
+      auto tr = adapt(xs, ctx.registry, m, ckpt);
+      fs::path dir = run.adapt_dir(m);
+      write_json(dir / "metrics.json", tr.to_json());
+      write_file_atomically(dir / "trajectory.csv", tr.to_csv());
+      runs[m].push_back(tr);
+    }
+  }
+  auto table = build_results_table(methods, runs);
+  write_file_atomically(top.path() / "results.md", table.markdown());
+  write_file_atomically(top.path() / "results.csv", table.csv());
+  write_json(top.path() / "results.json", table.json());
+  std::cout << "\n" << table.markdown() << "\n"
+            << "Per-task metric at each method's best step by Δ_TTT (vs Base, the un-adapted source model); "
+            << seeds.size() << " seed(s).\nresults: " << (top.path() / "results.md").string() << "\n";
+  return 0;
+}
+
+}  // namespace s4t::host

@@ -1,0 +1,36 @@
+#pragma once
+// The Table-4-style comparison: per-task metric of each method at its best step by Δ_TTT (relative to
+// the Base row, the un-adapted source model), mean ± std over seeds.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/adapter.hpp"
+
+namespace s4t::host {
+
+struct ResultRow {
+  std::string name;                     ///< "Base" or the method
+  std::vector<double> mean, stddev;     ///< per task
+  double delta_mean = 0.0, delta_std = 0.0;
+  double best_step_mean = 0.0;
+  std::size_t seeds = 0;
+};
+
+struct ResultsTable {
+  std::vector<TaskSpec> tasks;
+  std::vector<ResultRow> rows;
+
+  std::string markdown() const;
+  std::string csv() const;
+  nlohmann::json json() const;
+};
+
+/// `runs[method][seed index]`; "none" (if present) gives the Base row, else each seed's first method's step 0.
+/// Δ_TTT of every method is computed against the Base values of the same seed.
+ResultsTable build_results_table(const std::vector<std::string>& methods,
+                                 const std::map<std::string, std::vector<Trajectory>>& runs);
+
+}  // namespace s4t::host

@@ -1,0 +1,193 @@
+#include "config/experiment.hpp"
+
+#include <set>
+
+#include "config/host_schema.hpp"
+#include "s4t/error.hpp"
+#include "util/closest_match.hpp"
+
+namespace fs = std::filesystem;
+
+namespace s4t::host {
+
+namespace {
+
+// Converts an untyped empty list to the schema's list type.
+Value typed_empty_list(const OptionSpec& spec, const Value& v) {
+  auto* strings = std::get_if<std::vector<std::string>>(&v);
+  if (!strings || !strings->empty()) return v;
+  if (spec.type == ValueType::IntList) return std::vector<std::int64_t>{};
+  if (spec.type == ValueType::FloatList) return std::vector<double>{};
+  return v;
+}
+
+// Checks one table of the tree against `schema` (`extra` keys belong to someone else and are skipped),
+// fills defaults into `resolved`, returns the Options.
+Options check_section(const ConfigTree& tree, ConfigTree& resolved, const std::string& section, const Schema& schema,
+                      const std::string& label, const std::set<std::string>& extra = {}) {
+  Options options("[" + section + "]");
+  auto entries = tree.section(section);
+  for (auto& [key, entry] : entries) {
+    if (extra.count(key)) continue;
+    const OptionSpec* spec = schema.find(key);
+    if (!spec) {
+      auto valid = schema.keys();
+      valid.insert(valid.end(), extra.begin(), extra.end());
+      throw ConfigError(entry->where.describe() + ": unknown key '" + key + "' in [" + section + "]" +
+                        (label.empty() ? "" : " (" + label + ")") + did_you_mean(key, valid) +
+                        (valid.empty() ? "; this table takes no keys" : "; valid keys: " + join(valid)));
+    }
+    Value value = typed_empty_list(*spec, entry->value);
+    if (auto problem = spec->check(value); !problem.empty())
+      throw ConfigError(entry->where.describe() + ": [" + section + "] " + key + ": " + problem);
+    if (spec->type == ValueType::Float)
+      if (auto* i = std::get_if<std::int64_t>(&value)) value = static_cast<double>(*i);
+    if (spec->type == ValueType::FloatList)
+      if (auto* l = std::get_if<std::vector<std::int64_t>>(&value)) value = std::vector<double>(l->begin(), l->end());
+    options.set(key, value);
+  }
+  for (auto& spec : schema.options()) {
+    if (options.has(spec.key)) continue;
+    options.set(spec.key, spec.default_value);
+    ConfigEntry e;
+    e.value = spec.default_value;
+    e.where = {"<default>", 0, 0};
+    e.is_default = true;
+    resolved.set(section.empty() ? spec.key : section + "." + spec.key, e);
+  }
+  return options;
+}
+
+std::string where_of(const ConfigTree& tree, const std::string& key) {
+  auto* e = tree.find(key);
+  return e ? e->where.describe() : std::string("<default>");
+}
+
+}  // namespace
+
+const Options& Experiment::method_options(const std::string& name) const {
+  auto it = methods.find(name);
+  if (it == methods.end()) {
+    std::vector<std::string> valid;
+    for (auto& [k, v] : methods) valid.push_back(k);
+    throw ConfigError("unknown method '" + name + "'; valid methods: " + join(valid) + did_you_mean(name, valid));
+  }
+  return it->second;
+}
+
+fs::path Experiment::run_dir() const {
+  auto& run = section("run");
+  return fs::path(run.get_string("output_dir")) / run.get_string("name");
+}
+
+std::vector<fs::path> config_plugin_dirs(const ConfigTree& tree) {
+  ConfigTree scratch;
+  auto options = check_section(tree, scratch, "plugins", host_sections().at("plugins"), "");
+  std::vector<fs::path> dirs;
+  for (auto& d : options.get_string_list("dirs")) {
+    fs::path p(d);
+    dirs.push_back(p.is_absolute() ? p : tree.base_dir() / p);
+  }
+  return dirs;
+}
+
+Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& registry) {
+  Experiment x;
+  x.tree = tree;
+  x.config_dir = tree.base_dir();
+  const auto& fixed = host_sections();
+
+  // 1. Every table must be known.
+  std::vector<std::string> known_tables;
+  for (auto& [name, schema] : fixed) known_tables.push_back(name);
+  for (auto t : {"data.source", "data.target", "backbone.<name>", "head.<name>", "method.<name>"}) known_tables.push_back(t);
+  for (auto& section : tree.sections()) {
+    if (section.empty()) {
+      for (auto& [key, entry] : tree.section(""))
+        throw ConfigError(entry->where.describe() + ": key '" + key +
+                          "' is outside any table; valid tables: " + join(known_tables) + did_you_mean(key, known_tables));
+    }
+    if (fixed.count(section) || section == "data.source" || section == "data.target") continue;
+    auto [parent, leaf] = split_key(section);
+    static const std::map<std::string, ComponentKind> component_tables = {
+        {"backbone", ComponentKind::Backbone}, {"head", ComponentKind::Head}, {"method", ComponentKind::Method}};
+    auto kind = component_tables.find(parent);
+    auto first_entry = tree.section(section).begin()->second;
+    if (kind != component_tables.end()) {
+      registry.get(kind->second, leaf, first_entry->where.describe() + ": [" + section + "]");
+      continue;
+    }
+    throw ConfigError(first_entry->where.describe() + ": unknown table [" + section + "]" +
+                      did_you_mean(section, known_tables) + "; valid tables: " + join(known_tables));
+  }
+
+  // 2. Host sections.
+  for (auto& [name, schema] : fixed) x.host[name] = check_section(tree, x.tree, name, schema, "");
+
+  // 3. Tasks.
+  auto& tasks = x.host["tasks"];
+  auto names = tasks.get_string_list("names");
+  if (names.empty()) throw ConfigError(where_of(tree, "tasks.names") + ": [tasks] names is empty; name at least one task");
+  auto weights = tasks.get_float_list("loss_weights");
+  if (!weights.empty() && weights.size() != names.size())
+    throw ConfigError(where_of(tree, "tasks.loss_weights") + ": [tasks] loss_weights has " +
+                      std::to_string(weights.size()) + " values but names has " + std::to_string(names.size()));
+
+  // 4. Components and their option tables.
+  auto choose = [&](ComponentKind kind, const std::string& selector_key, const std::string& table_prefix) {
+    auto [section, key] = split_key(selector_key);
+    std::string name = x.host.at(section).get_string(key);
+    auto& c = registry.get(kind, name, where_of(tree, selector_key) + ": " + selector_key);
+    ComponentChoice choice;
+    choice.name = name;
+    choice.options = check_section(tree, x.tree, table_prefix + "." + name, c.info.schema,
+                                   to_string(kind) + " '" + name + "'");
+    return choice;
+  };
+  x.backbone = choose(ComponentKind::Backbone, "model.backbone", "backbone");
+  x.head = choose(ComponentKind::Head, "model.head", "head");
+
+  // Other component tables present in the file are checked too (a typo there must not pass silently).
+  for (auto& section : tree.sections()) {
+    auto [parent, leaf] = split_key(section);
+    if (parent == "backbone" && leaf != x.backbone.name)
+      check_section(tree, x.tree, section, registry.get(ComponentKind::Backbone, leaf).info.schema, "backbone '" + leaf + "'");
+    if (parent == "head" && leaf != x.head.name)
+      check_section(tree, x.tree, section, registry.get(ComponentKind::Head, leaf).info.schema, "head '" + leaf + "'");
+  }
+
+  // 5. Datasets: [data.source] / [data.target] hold `dataset` plus that dataset's options.
+  auto dataset_role = [&](const std::string& role) {
+    std::string section = "data." + role;
+    auto own = tree.section(section);
+    std::set<std::string> dataset_keys;
+    for (auto& [key, e] : own)
+      if (key != "dataset") dataset_keys.insert(key);
+    auto role_options = check_section(tree, x.tree, section, data_role_schema(), "", dataset_keys);
+    std::string name = role_options.get_string("dataset");
+    auto& c = registry.get(ComponentKind::Dataset, name, where_of(tree, section + ".dataset") + ": [" + section + "] dataset");
+    ComponentChoice choice;
+    choice.name = name;
+    choice.options = check_section(tree, x.tree, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
+    return choice;
+  };
+  x.source = dataset_role("source");
+  x.target = dataset_role("target");
+
+  // 6. Methods: defaults for every registered one, the file's tables on top. Only the methods the
+  //    experiment uses get their defaults written into the resolved config.
+  std::set<std::string> used{x.host["ttt"].get_string("method")};
+  registry.get(ComponentKind::Method, *used.begin(), where_of(tree, "ttt.method") + ": ttt.method");
+  for (auto& m : x.host["compare"].get_string_list("methods")) {
+    registry.get(ComponentKind::Method, m, where_of(tree, "compare.methods") + ": compare.methods");
+    used.insert(m);
+  }
+  for (auto* c : registry.of_kind(ComponentKind::Method)) {
+    ConfigTree scratch;
+    x.methods[c->info.name] = check_section(tree, used.count(c->info.name) ? x.tree : scratch,
+                                            "method." + c->info.name, c->info.schema, "method '" + c->info.name + "'");
+  }
+  return x;
+}
+
+}  // namespace s4t::host

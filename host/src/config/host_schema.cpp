@@ -1,0 +1,72 @@
+#include "config/host_schema.hpp"
+
+namespace s4t::host {
+
+namespace {
+std::map<std::string, Schema> build() {
+  std::map<std::string, Schema> s;
+  s["run"]
+      .add_string("name", "experiment", "run name: the run directory is <output_dir>/<name>")
+      .add_string("output_dir", "runs", "folder that holds run directories (relative to the working directory)")
+      .add_int("seed", 0, "random seed for data order, initialisation and TBS masks", 0)
+      .add_string("device", "cpu", "cpu, cuda or cuda:N")
+      .add_int("threads", 0, "CPU threads for LibTorch (0 = all cores)", 0)
+      .add_string("log_level", "info", "trace, debug, info, warn or error",
+                  {"trace", "debug", "info", "warn", "error"})
+      .add_bool("progress", true, "progress bars on a terminal (plain log lines otherwise)");
+  s["plugins"].add_string_list("dirs", {}, "extra plugin folders (relative to this file), searched after --plugin-dir and S4T_PLUGIN_PATH");
+  s["model"]
+      .add_string("backbone", "resnet", "backbone plugin (its options go in [backbone.<name>])")
+      .add_string("head", "conv1x1", "task head plugin (its options go in [head.<name>])");
+  s["tasks"]
+      .add_string_list("names", {"semseg", "depth", "normals", "edge"}, "tasks of the multi-task network, in order")
+      .add_float_list("loss_weights", {}, "per-task loss weights in the order of names (empty = METHODS.md defaults)", 0.0);
+  s["data"]
+      .add_int("workers", 2, "loader threads that decode samples", 0, 64)
+      .add_int("prefetch", 4, "batches prepared ahead of the model", 1, 64)
+      .add_bool("pin_memory", true, "pin batches in page-locked memory when the device is CUDA");
+  s["train"]
+      .add_int("iterations", 60000, "source training iterations", 0)
+      .add_int("batch", 8, "source batch size", 1)
+      .add_string("optimizer", "adam", "source optimizer", {"adam", "sgd"})
+      .add_float("lr", 2e-5, "source learning rate", 0.0)
+      .add_float("weight_decay", 1e-6, "source weight decay", 0.0)
+      .add_float("momentum", 0.9, "SGD momentum (optimizer = sgd)", 0.0, 1.0)
+      .add_float("poly_power", 0.9, "polynomial decay: lr_i = lr (1 - i/iterations)^power", 0.0)
+      .add_int("checkpoint_every", 1000, "iterations between checkpoints (0 = only at the end)", 0)
+      .add_int("log_every", 100, "iterations between loss log lines", 1)
+      .add_int("post_training_batches", 0, "source batches for methods' post-training (0 = one epoch)", 0)
+      .add_bool("shuffle", true, "shuffle the source set each epoch");
+  s["ttt"]
+      .add_string("method", "none", "method used by `s4t adapt` (its options go in [method.<name>])")
+      .add_string("protocol", "episodic", "episodic (reset per batch), online (carry weights) or single_batch_then_eval",
+                  {"episodic", "online", "single_batch_then_eval"})
+      .add_int("steps", 40, "adaptation steps per target batch", 0, 100000)
+      .add_int("batch", 8, "target batch size", 1)
+      .add_int("max_batches", 0, "target batches to adapt on (0 = the whole target set)", 0)
+      .add_bool("shuffle", false, "shuffle target batches (by seed)")
+      .add_int("eval_every", 1, "steps between evaluations of the trajectory (the last step is always evaluated)", 1)
+      .add_string("checkpoint", "", "source checkpoint to adapt (empty = the run's own)")
+      .add_bool("skip_nonfinite", true, "skip steps whose loss or gradients are NaN/Inf and count them");
+  s["compare"]
+      .add_string_list("methods", {"none"}, "methods compared by `s4t compare` (\"none\" is the Base row)")
+      .add_int_list("seeds", {0}, "seeds; tables show mean ± std over them", 0);
+  return s;
+}
+}  // namespace
+
+const std::map<std::string, Schema>& host_sections() {
+  static const std::map<std::string, Schema> sections = build();
+  return sections;
+}
+
+const Schema& data_role_schema() {
+  static const Schema schema = [] {
+    Schema s;
+    s.add_string("dataset", "synthetic", "dataset plugin; every other key here is that dataset's option");
+    return s;
+  }();
+  return schema;
+}
+
+}  // namespace s4t::host

@@ -1,0 +1,129 @@
+#include "engine/data_loader.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <random>
+
+#include "s4t/error.hpp"
+
+namespace s4t::host {
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  if (dataset_->size() <= 0) throw DataError("data loader: the dataset is empty (" + dataset_->describe() + ")");
+  const std::int64_t n = dataset_->size(), b = options_.batch;
+  batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
+  if (batches_ == 0)
+    throw DataError("data loader: batch size " + std::to_string(b) + " is larger than the dataset (" +
+                    std::to_string(n) + " samples) and short batches are dropped");
+  if (options_.max_batches > 0) batches_ = std::min(batches_, options_.max_batches);
+  start_epoch(0);
+}
+
+DataLoader::~DataLoader() { stop_workers(); }
+
+std::int64_t DataLoader::batches_per_epoch() const { return batches_; }
+
+void DataLoader::stop_workers() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  space_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  stopping_ = false;
+}
+
+void DataLoader::start_epoch(std::int64_t first_batch) {
+  stop_workers();
+  order_.resize(dataset_->size());
+  std::iota(order_.begin(), order_.end(), 0);
+  if (options_.shuffle) {
+    std::mt19937_64 rng(options_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch_));
+    std::shuffle(order_.begin(), order_.end(), rng);
+  }
+  done_.clear();
+  errors_.clear();
+  next_to_deliver_ = next_to_load_ = first_batch;
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+void DataLoader::restart() {
+  ++epoch_;
+  start_epoch(0);
+}
+
+void DataLoader::seek(std::int64_t epoch, std::int64_t batch) {
+  epoch_ = epoch;
+  start_epoch(std::clamp<std::int64_t>(batch, 0, batches_));
+}
+
+Batch DataLoader::load_batch(std::int64_t b) const {
+  const std::int64_t begin = b * options_.batch;
+  const std::int64_t end = std::min<std::int64_t>(begin + options_.batch, static_cast<std::int64_t>(order_.size()));
+  std::vector<Sample> samples;
+  std::vector<std::int64_t> indices;
+  for (std::int64_t i = begin; i < end; ++i) {
+    indices.push_back(order_[i]);
+    samples.push_back(dataset_->get(order_[i]));
+  }
+  Batch batch = collate(samples, indices);
+  if (options_.pin_memory && options_.device.is_cuda()) {
+    batch.images = batch.images.pin_memory();
+    for (auto& [k, v] : batch.targets) v = v.pin_memory();
+    for (auto& [k, v] : batch.masks) v = v.pin_memory();
+  }
+  return batch;
+}
+
+void DataLoader::worker_loop() {
+  for (;;) {
+    std::int64_t b;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      space_.wait(lock, [&] {
+        return stopping_ || (next_to_load_ < batches_ && next_to_load_ < next_to_deliver_ + options_.prefetch);
+      });
+      if (stopping_) return;
+      b = next_to_load_++;
+    }
+    Batch batch;
+    std::exception_ptr error;
+    try {
+      batch = load_batch(b);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (error) errors_[b] = error;
+      else done_[b] = std::move(batch);
+    }
+    ready_.notify_all();
+  }
+}
+
+bool DataLoader::next(Batch& out) {
+  if (next_to_deliver_ >= batches_) return false;
+  const std::int64_t b = next_to_deliver_;
+  Batch batch;
+  if (options_.workers == 0) {
+    batch = load_batch(b);
+  } else {
+    auto t0 = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mutex_);
+    ready_.wait(lock, [&] { return done_.count(b) || errors_.count(b); });
+    wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (auto it = errors_.find(b); it != errors_.end()) std::rethrow_exception(it->second);
+    batch = std::move(done_.at(b));
+    done_.erase(b);
+  }
+  ++next_to_deliver_;
+  space_.notify_all();
+  out = options_.device.is_cpu() ? std::move(batch) : batch.to(options_.device, options_.pin_memory);
+  return true;
+}
+
+}  // namespace s4t::host

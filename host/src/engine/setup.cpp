@@ -1,0 +1,113 @@
+#include "engine/setup.hpp"
+
+#include <torch/cuda.h>
+
+#include "s4t/error.hpp"
+#include "s4t/log.hpp"
+#include "util/closest_match.hpp"
+#include <spdlog/spdlog.h>
+
+namespace s4t::host {
+
+at::Device run_device(const Experiment& x) {
+  const std::string name = x.section("run").get_string("device");
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(name);
+  } catch (const std::exception&) {
+    throw ConfigError("[run] device = \"" + name + "\" is not a device; expected cpu, cuda or cuda:N");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw ConfigError("[run] device = \"" + name + "\" but this LibTorch has no usable CUDA device");
+  return device;
+}
+
+std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role) {
+  const ComponentChoice& choice = role == "source" ? x.source : x.target;
+  DatasetContext ctx;
+  ctx.role = role;
+  ctx.tasks = x.section("tasks").get_string_list("names");
+  ctx.config_dir = x.config_dir;
+  ctx.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
+  auto d = registry.make_dataset(choice.name, ctx, choice.options);
+  logger()->info("{} data: {}", role, d->describe());
+  return d;
+}
+
+std::vector<TaskSpec> resolve_tasks(const Experiment& x, const Dataset& source, const Dataset* target) {
+  auto names = x.section("tasks").get_string_list("names");
+  auto weights = x.section("tasks").get_float_list("loss_weights");
+  auto find = [](const std::vector<TaskSpec>& all, const std::string& name) -> const TaskSpec* {
+    for (auto& t : all)
+      if (t.name == name) return &t;
+    return nullptr;
+  };
+  auto source_tasks = source.tasks();
+  std::vector<std::string> available;
+  for (auto& t : source_tasks) available.push_back(t.name);
+  std::vector<TaskSpec> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const TaskSpec* t = find(source_tasks, names[i]);
+    if (!t)
+      throw ConfigError("[tasks] names: the source dataset has no task '" + names[i] + "'; it has " + join(available) +
+                        did_you_mean(names[i], available));
+    TaskSpec spec = *t;
+    if (!weights.empty()) spec.loss_weight = weights[i];
+    if (target) {
+      auto target_tasks = target->tasks();
+      const TaskSpec* u = find(target_tasks, names[i]);
+      if (!u) throw ConfigError("[tasks] names: the target dataset has no task '" + names[i] + "'");
+      if (u->channels != spec.channels || u->class_names != spec.class_names)
+        throw ConfigError("task '" + names[i] + "': source and target disagree on its output (" +
+                          std::to_string(spec.channels) + " vs " + std::to_string(u->channels) +
+                          " channels; classes [" + join(spec.class_names) + "] vs [" + join(u->class_names) +
+                          "]); map both to the shared label space");
+    }
+    out.push_back(spec);
+  }
+  return out;
+}
+
+BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
+                       std::array<std::int64_t, 2> train_size, const std::string& method_name) {
+  BuildContext ctx;
+  ctx.tasks = tasks;
+  ctx.train_size = train_size;
+  ctx.device = run_device(x);
+  ctx.config_dir = x.config_dir;
+  ctx.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
+  auto backbone = registry.make_backbone(x.backbone.name, ctx, x.backbone.options);
+  auto info = backbone->info();
+  std::map<std::string, std::shared_ptr<TaskHead>> heads;
+  if (!info.provides_predictions)
+    for (auto& t : tasks) heads[t.name] = registry.make_head(x.head.name, ctx, t, info, x.head.options);
+  BuiltModel built;
+  built.model = std::make_shared<CompositeModel>(tasks, train_size, backbone, heads);
+  built.model->to(ctx.device);
+  built.method_name = method_name;
+  built.method = registry.make_method(method_name, ctx, x.method_options(method_name));
+  built.model->attach_method(built.method);
+  return built;
+}
+
+LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,
+                             std::int64_t max_batches) {
+  LoaderOptions o;
+  auto& data = x.section("data");
+  o.batch = batch;
+  o.shuffle = shuffle;
+  o.drop_last = drop_last;
+  o.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
+  o.workers = static_cast<int>(data.get_int("workers"));
+  o.prefetch = static_cast<int>(data.get_int("prefetch"));
+  o.pin_memory = data.get_bool("pin_memory");
+  o.max_batches = max_batches;
+  o.device = run_device(x);
+  return o;
+}
+
+std::string source_key(const TTTMethod& method, const std::string& method_name) {
+  return method.has_source_objective() || method.has_post_training() ? method_name : "base";
+}
+
+}  // namespace s4t::host

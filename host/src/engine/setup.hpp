@@ -1,0 +1,41 @@
+#pragma once
+// Turns a validated Experiment into live objects: datasets, the task list, the model and the method.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/experiment.hpp"
+#include "engine/composite_model.hpp"
+#include "engine/data_loader.hpp"
+#include "plugins/component_registry.hpp"
+
+namespace s4t::host {
+
+/// Device named by [run].device; an error if CUDA is asked for but unavailable.
+at::Device run_device(const Experiment& x);
+
+std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role);
+
+/// The experiment's tasks, taken from the source dataset in [tasks].names order, with loss weights
+/// applied. The target must have the same tasks with the same channels and class names.
+std::vector<TaskSpec> resolve_tasks(const Experiment& x, const Dataset& source, const Dataset* target);
+
+struct BuiltModel {
+  std::shared_ptr<CompositeModel> model;
+  std::shared_ptr<TTTMethod> method;
+  std::string method_name;
+};
+
+/// Backbone + heads + method (attached), on the run device.
+BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
+                       std::array<std::int64_t, 2> train_size, const std::string& method_name);
+
+/// Loader options from [data] and the given batch/shuffle settings.
+LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,
+                             std::int64_t max_batches = 0);
+
+/// Folder name of the source checkpoint a method adapts from: "base" for methods that do not change
+/// source training or add post-training work, else the method's name.
+std::string source_key(const TTTMethod& method, const std::string& method_name);
+
+}  // namespace s4t::host

@@ -1,0 +1,256 @@
+#include "engine/trainer.hpp"
+
+#include <ATen/ops/stack.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "engine/checkpoint.hpp"
+#include "engine/optimizers.hpp"
+#include "engine/setup.hpp"
+#include "run/progress.hpp"
+#include "s4t/error.hpp"
+#include "s4t/log.hpp"
+#include "s4t/losses.hpp"
+#include "s4t/state_dict.hpp"
+#include <spdlog/spdlog.h>
+
+namespace fs = std::filesystem;
+
+namespace s4t::host {
+
+namespace {
+
+struct TrainLogRow {
+  std::int64_t iteration;
+  double lr, total;
+  std::map<std::string, double> tasks;
+};
+
+void write_train_log(const fs::path& path, const std::vector<TrainLogRow>& rows) {
+  if (rows.empty()) return;
+  std::string text = "iteration,lr,total";
+  for (auto& [t, v] : rows.front().tasks) text += "," + t;
+  text += "\n";
+  for (auto& r : rows) {
+    text += std::to_string(r.iteration) + "," + std::to_string(r.lr) + "," + std::to_string(r.total);
+    for (auto& [t, v] : r.tasks) text += "," + std::to_string(v);
+    text += "\n";
+  }
+  write_file_atomically(path, text);
+}
+
+std::vector<TrainLogRow> read_train_log(const fs::path& path) {
+  std::vector<TrainLogRow> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> header;
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t c; (c = s.find(',', start)) != std::string::npos; start = c + 1) out.push_back(s.substr(start, c - start));
+    out.push_back(s.substr(start));
+    return out;
+  };
+  if (std::getline(in, line)) header = split(line);
+  while (std::getline(in, line)) {
+    auto cells = split(line);
+    if (cells.size() != header.size() || cells.size() < 3) continue;
+    TrainLogRow r{std::stoll(cells[0]), std::stod(cells[1]), std::stod(cells[2]), {}};
+    for (size_t i = 3; i < cells.size(); ++i) r.tasks[header[i]] = std::stod(cells[i]);
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& registry, const fs::path& dir,
+                            const std::string& method_name, const TrainRequest& request) {
+  auto& train = x.section("train");
+  const std::int64_t iterations = train.get_int("iterations");
+  const std::int64_t seed = x.section("run").get_int("seed");
+  fs::path ckpt = dir / "checkpoint.pt";
+  if (fs::exists(ckpt) && !request.resume && !request.force)
+    throw Error("a partial source checkpoint exists at '" + ckpt.string() +
+                "'; pass --resume to continue it or --force to start over");
+
+  torch::manual_seed(static_cast<std::uint64_t>(seed));
+  auto source = make_dataset(x, registry, "source");
+  auto target = make_dataset(x, registry, "target");
+  auto tasks = resolve_tasks(x, *source, target.get());
+  auto size = source->image_size();
+  if (size[0] <= 0) throw ConfigError("the source dataset has no fixed image size; configure its resize option");
+  auto built = build_model(x, registry, tasks, size, method_name);
+  auto& model = *built.model;
+  auto counts = model.parameter_counts();
+  logger()->info("model: {} parameters (backbone {}, heads {}, method {})", counts["total"], counts["backbone"],
+                 counts["heads"], counts["method"]);
+
+  std::vector<at::Tensor> params;
+  for (auto& p : model.root().parameters(true)) params.push_back(p);
+  OptimizerSpec spec;
+  spec.name = train.get_string("optimizer");
+  spec.lr = train.get_float("lr");
+  spec.weight_decay = train.get_float("weight_decay");
+  spec.momentum = spec.name == "sgd" ? train.get_float("momentum") : 0.0;
+  auto optimizer = make_optimizer(spec, params);
+
+  std::int64_t start = 0;
+  std::vector<TrainLogRow> log_rows;
+  if (request.resume && !request.force && fs::exists(ckpt)) {
+    auto meta = load_checkpoint(ckpt, model.root(), optimizer.get());
+    start = meta.values.at("iteration");
+    log_rows = read_train_log(dir / "train_log.csv");
+    while (!log_rows.empty() && log_rows.back().iteration > start) log_rows.pop_back();
+    logger()->info("resuming source training from iteration {} of {} ({})", start, iterations, ckpt.string());
+  }
+
+  auto loader = DataLoader(source, loader_options(x, train.get_int("batch"), train.get_bool("shuffle"), true));
+  const std::int64_t per_epoch = loader.batches_per_epoch();
+  loader.seek(start / per_epoch, start % per_epoch);
+
+  const std::int64_t log_every = train.get_int("log_every"), ckpt_every = train.get_int("checkpoint_every");
+  const double base_lr = spec.lr, power = train.get_float("poly_power");
+  auto save = [&](std::int64_t it) {
+    save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", it}, {"seed", seed}}});
+    write_train_log(dir / "train_log.csv", log_rows);
+  };
+
+  model.root().train();
+  at::Tensor loss_sum;
+  std::map<std::string, at::Tensor> task_sums;
+  std::int64_t in_window = 0;
+  Progress progress("source training [" + method_name + "]", iterations, x.section("run").get_bool("progress"), start);
+  auto t0 = std::chrono::steady_clock::now();
+  Batch batch;
+  for (std::int64_t it = start; it < iterations; ++it) {
+    const double lr = base_lr * std::pow(std::max(0.0, 1.0 - static_cast<double>(it) / static_cast<double>(iterations)), power);
+    set_learning_rate(*optimizer, lr);
+    if (!loader.next(batch)) {
+      loader.restart();
+      loader.next(batch);
+    }
+    auto output = model.forward(batch.images);
+    auto main_losses = task_losses(tasks, output.predictions, batch);
+    for (auto& [task, maps] : output.features.deep_supervision)
+      for (size_t k = 0; k < maps.size(); ++k)
+        for (auto& t : tasks)
+          if (t.name == task) main_losses[task + "@ds" + std::to_string(k)] = task_loss(t, maps[k], batch);
+    at::Tensor total = built.method->source_objective(model, batch, output, main_losses);
+    optimizer->zero_grad();
+    total.backward();
+    optimizer->step();
+
+    auto detached = total.detach();
+    loss_sum = loss_sum.defined() ? loss_sum.add(detached) : detached;
+    for (auto& t : tasks) {
+      auto v = main_losses.at(t.name).detach();
+      task_sums[t.name] = task_sums.count(t.name) ? task_sums[t.name].add(v) : v;
+    }
+    ++in_window;
+    const std::int64_t done = it + 1;
+    if (done % log_every == 0 || done == iterations) {
+      TrainLogRow row{done, lr, loss_sum.item<double>() / static_cast<double>(in_window), {}};
+      for (auto& [t, v] : task_sums) row.tasks[t] = v.item<double>() / static_cast<double>(in_window);
+      if (!std::isfinite(row.total))
+        throw Error("source training diverged at iteration " + std::to_string(done) +
+                    " (loss is not finite); lower [train] lr. Last good checkpoint: " + ckpt.string());
+      log_rows.push_back(row);
+      std::string tasks_text;
+      for (auto& [t, v] : row.tasks) tasks_text += fmt::format(" {}={:.4f}", t, v);
+      logger()->debug("iteration {} lr {:.3g} loss {:.4f}{}", done, lr, row.total, tasks_text);
+      progress.update(done, fmt::format("loss {:.4f}", row.total));
+      loss_sum = at::Tensor();
+      task_sums.clear();
+      in_window = 0;
+    }
+    if (ckpt_every > 0 && done % ckpt_every == 0 && done < iterations) save(done);
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  progress.finish();
+  save(iterations);
+
+  if (built.method->has_post_training()) {
+    logger()->info("post-training stage of method '{}'", method_name);
+    DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
+    built.method->after_source_training(model, stream);
+    save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
+  }
+
+  nlohmann::json summary;
+  summary["method"] = method_name;
+  summary["iterations"] = iterations;
+  summary["resumed_from"] = start;
+  summary["seconds"] = seconds;
+  summary["step_ms"] = iterations > start ? seconds * 1000.0 / static_cast<double>(iterations - start) : 0.0;
+  summary["data_wait_seconds"] = loader.wait_seconds();
+  summary["parameters"] = counts;
+  if (!log_rows.empty()) {
+    summary["first_loss"] = log_rows.front().total;
+    summary["last_loss"] = log_rows.back().total;
+  }
+  summary["checkpoint"] = ckpt.string();
+  write_json(dir / "done.json", summary);
+  logger()->info("source training [{}] finished: {} iterations in {} ({:.1f} ms/step), loss {:.4f} -> {:.4f}",
+                 method_name, iterations, format_duration(seconds), summary["step_ms"].get<double>(),
+                 summary.value("first_loss", 0.0), summary.value("last_loss", 0.0));
+  return ckpt;
+}
+
+fs::path post_train_from_base(const Experiment& x, const ComponentRegistry& registry, const fs::path& base_ckpt,
+                              const fs::path& dir, const std::string& method_name) {
+  auto& train = x.section("train");
+  torch::manual_seed(static_cast<std::uint64_t>(x.section("run").get_int("seed")));
+  auto source = make_dataset(x, registry, "source");
+  auto target = make_dataset(x, registry, "target");
+  auto tasks = resolve_tasks(x, *source, target.get());
+  auto built = build_model(x, registry, tasks, source->image_size(), method_name);
+  load_checkpoint(base_ckpt, built.model->root(), nullptr, "method.");
+  logger()->info("post-training stage of method '{}' on the base checkpoint", method_name);
+  auto t0 = std::chrono::steady_clock::now();
+  DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
+  built.method->after_source_training(*built.model, stream);
+  fs::path ckpt = dir / "checkpoint.pt";
+  save_checkpoint(ckpt, built.model->root(), nullptr, {{{"iteration", train.get_int("iterations")}}});
+  nlohmann::json summary;
+  summary["method"] = method_name;
+  summary["from"] = base_ckpt.string();
+  summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  summary["checkpoint"] = ckpt.string();
+  write_json(dir / "done.json", summary);
+  return ckpt;
+}
+
+}  // namespace
+
+fs::path finished_checkpoint(const RunDirectory& run, const std::string& key) {
+  fs::path dir = run.source_dir(key);
+  return fs::exists(dir / "done.json") && fs::exists(dir / "checkpoint.pt") ? dir / "checkpoint.pt" : fs::path();
+}
+
+fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& registry, const RunDirectory& run,
+                                  const std::string& method_name, const TrainRequest& request) {
+  // Probe the method's needs without building a model.
+  BuildContext probe_ctx;
+  auto probe = registry.make_method(method_name, probe_ctx, x.method_options(method_name));
+  const std::string key = source_key(*probe, method_name);
+  if (!request.force)
+    if (auto done = finished_checkpoint(run, key); !done.empty()) {
+      logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
+      return done;
+    }
+  fs::path dir = run.source_dir(key);
+  fs::create_directories(dir);
+  if (request.force) fs::remove(dir / "done.json");
+  if (key == "base") return train_from_scratch(x, registry, dir, "none", request);
+  if (probe->has_source_objective()) return train_from_scratch(x, registry, dir, method_name, request);
+  TrainRequest base_request = request;
+  base_request.force = false;
+  fs::path base = ensure_source_checkpoint(x, registry, run, "none", base_request);
+  return post_train_from_base(x, registry, base, dir, method_name);
+}
+
+}  // namespace s4t::host

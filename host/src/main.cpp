@@ -1,0 +1,69 @@
+// s4t: multi-task test-time training. Dispatches to one subcommand; every error reaches the user as
+// one clear message and a non-zero exit code.
+#include <c10/util/Exception.h>
+
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "cli/host_context.hpp"
+#include "s4t/error.hpp"
+#include "s4t/version.hpp"
+#include "util/closest_match.hpp"
+
+namespace {
+const char* kUsage =
+    "usage: s4t <command> [options]\n\n"
+    "commands:\n"
+    "  plugins [show NAME]   list plugins (kind, name, version, file) and load failures; show a component's options\n"
+    "  train CONFIG          source training (with periodic checkpoints; --resume continues)\n"
+    "  adapt CONFIG          test-time training on the target set; per-step, per-task metrics and Δ_TTT\n"
+    "  eval CONFIG           evaluate a checkpoint without adaptation\n"
+    "  compare CONFIG        train what each method needs, adapt each, print a Table-4-style comparison\n"
+    "  info CONFIG           parameter counts per group\n"
+    "  bench CONFIG          step times (source training, TTT, inference) against an in-process reference\n\n"
+    "Run `s4t <command> --help` for its options. Plugins are searched in --plugin-dir, $S4T_PLUGIN_PATH,\n"
+    "[plugins] dirs, <prefix>/lib/s4t/plugins and the build tree.\n";
+}
+
+int main(int argc, char** argv) {
+  s4t::host::configure_runtime(0);
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::cout << "s4t " << s4t::kSdkVersion << " (SDK ABI " << s4t::kSdkAbiVersion << ")\n";
+    return 0;
+  }
+  using Command = int (*)(const std::vector<std::string>&);
+  const std::map<std::string, Command> commands = {
+      {"plugins", s4t::host::cmd_plugins}, {"train", s4t::host::cmd_train}, {"adapt", s4t::host::cmd_adapt},
+      {"eval", s4t::host::cmd_eval},       {"info", s4t::host::cmd_info},   {"compare", s4t::host::cmd_compare},
+      {"bench", s4t::host::cmd_bench}};
+  const std::string name = argv[1];
+  auto it = commands.find(name);
+  if (it == commands.end()) {
+    std::vector<std::string> names;
+    for (auto& [k, v] : commands) names.push_back(k);
+    std::cerr << "s4t: unknown command '" << name << "'" << s4t::host::did_you_mean(name, names) << "\n\n" << kUsage;
+    return 2;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    return it->second(args);
+  } catch (const s4t::ConfigError& e) {
+    std::cerr << "s4t " << name << ": config error: " << e.what() << "\n";
+    return 2;
+  } catch (const s4t::Error& e) {
+    std::cerr << "s4t " << name << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "s4t " << name << ": LibTorch error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "s4t " << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,74 @@
+#pragma once
+// TTT method plugin interface (the "TTT loss"). The host owns loops, optimizers and metrics; a method
+// adds its own modules, an auxiliary source-time objective, optional post-training statistics, and the
+// unsupervised test-time loss, and says which parameters adapt and how normalisation layers behave.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "s4t/batch.hpp"
+#include "s4t/export.hpp"
+#include "s4t/model.hpp"
+#include "s4t/norm.hpp"
+#include "s4t/optimizer.hpp"
+
+namespace torch::nn { class Module; }
+
+namespace s4t {
+
+/// What adapts at test time and how.
+struct S4T_API AdaptationPolicy {
+  /// A parameter of MultiTaskModel::root() is optimised when this returns true for its full name.
+  /// Parameters not selected are frozen (requires_grad = false) during adaptation.
+  std::function<bool(const std::string& name)> selects;
+  NormMode adapt_norm = NormMode::TrainUpdate;    ///< normalisation during the adaptation forward pass
+  NormMode predict_norm = NormMode::Eval;         ///< normalisation when predicting after a step
+  OptimizerSpec optimizer;                        ///< test-time optimizer
+};
+
+/// Where in the adaptation loop the host is.
+struct S4T_API AdaptContext {
+  std::int64_t step = 1;         ///< 1-based step on the current batch
+  std::int64_t batch_index = 0;  ///< 0-based target batch
+};
+
+/// Device: tensors passed in are on MultiTaskModel::device(); modules are moved there by the host.
+/// Threads: called from the host's main loop thread only.
+class S4T_API TTTMethod {
+ public:
+  virtual ~TTTMethod();
+
+  /// Called once after the model is built and before weights are loaded: build modules here.
+  virtual void attach(MultiTaskModel& model);
+  /// Module holding this method's parameters and buffers (registered as "method" in the model), or null.
+  virtual std::shared_ptr<torch::nn::Module> module();
+
+  /// True when the method changes source training (then it needs its own source checkpoint).
+  virtual bool has_source_objective() const;
+  /// Total source loss. `main_losses` are the unweighted supervised losses of the main outputs per
+  /// task (plus "<task>@ds<k>" deep-supervision terms when the architecture has them). The default
+  /// returns Σ_t w_t · L_t.
+  virtual at::Tensor source_objective(MultiTaskModel& model, const Batch& batch, const ModelOutput& output,
+                                      const std::map<std::string, at::Tensor>& main_losses);
+
+  /// True when after_source_training() does work (statistics, a separately trained module).
+  virtual bool has_post_training() const;
+  /// Runs after source training with the model frozen: collect source statistics or train a module.
+  virtual void after_source_training(MultiTaskModel& model, BatchStream& source);
+
+  /// Which parameters adapt, normalisation behaviour and optimizer.
+  virtual AdaptationPolicy adaptation_policy(MultiTaskModel& model) = 0;
+  /// Called at the start of adaptation (after weights are restored for a new episode).
+  virtual void begin_adaptation(MultiTaskModel& model);
+  /// The unsupervised test-time loss on a target batch (no labels). An undefined tensor means
+  /// "no update" (the `none` method).
+  virtual at::Tensor adaptation_loss(MultiTaskModel& model, const at::Tensor& images,
+                                     const AdaptContext& context) = 0;
+};
+
+}  // namespace s4t
