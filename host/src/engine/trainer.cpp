@@ -237,12 +237,19 @@ fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& 
   BuildContext probe_ctx;
   auto probe = registry.make_method(method_name, probe_ctx, x.method_options(method_name));
   const std::string key = source_key(*probe, method_name);
+  fs::path dir = run.source_dir(key);
   if (!request.force)
     if (auto done = finished_checkpoint(run, key); !done.empty()) {
-      logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
-      return done;
+      const auto trained = read_json(dir / "done.json").value("iterations", std::int64_t{0});
+      const auto wanted = x.section("train").get_int("iterations");
+      if (!(request.resume && trained < wanted && key == (probe->has_source_objective() ? method_name : "base"))) {
+        logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
+        return done;
+      }
+      // --resume with more [train] iterations than were run: continue the finished checkpoint.
+      logger()->info("extending source training of '{}' from {} to {} iterations", key, trained, wanted);
+      fs::remove(dir / "done.json");
     }
-  fs::path dir = run.source_dir(key);
   fs::create_directories(dir);
   if (request.force) fs::remove(dir / "done.json");
   if (key == "base") return train_from_scratch(x, registry, dir, "none", request);

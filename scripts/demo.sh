@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job in one command: install, build, then train on the synthetic source domain, adapt on the
+# target domain with each method of configs/demo.toml and print the per-task comparison table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+./build/bin/s4t compare configs/demo.toml "$@"
