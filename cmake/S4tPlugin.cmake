@@ -17,6 +17,9 @@ function(s4t_add_plugin target)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  # Installed plugins find libs4t_sdk next to them (<prefix>/lib/s4t/plugins -> <prefix>/lib) or where
+  # the SDK was found at build time.
+  set_target_properties(${target} PROPERTIES INSTALL_RPATH "$ORIGIN/../.." INSTALL_RPATH_USE_LINK_PATH ON)
   if(ARG_OUTPUT_DIR)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIR}")
   elseif(DEFINED S4T_BUILD_PLUGIN_DIR)

@@ -1,5 +1,6 @@
 // `s4t plugins [show NAME]`: what was found (kind, name, version, file), what failed and why, and
 // a component's schema and documentation.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -83,12 +84,17 @@ int cmd_plugins(const std::vector<std::string>& args) {
     return 0;
   }
 
-  std::cout << std::left << std::setw(10) << "KIND" << std::setw(16) << "NAME" << std::setw(10) << "VERSION"
-            << "FILE\n";
+  size_t name_width = 6, version_width = 9;
+  for (auto& c : registry.all()) {
+    name_width = std::max(name_width, c.info.name.size() + 2);
+    version_width = std::max(version_width, c.info.version.size() + 2);
+  }
+  std::cout << std::left << std::setw(10) << "KIND" << std::setw(static_cast<int>(name_width)) << "NAME"
+            << std::setw(static_cast<int>(version_width)) << "VERSION" << "FILE\n";
   for (auto kind : {ComponentKind::Backbone, ComponentKind::Head, ComponentKind::Method, ComponentKind::Dataset})
     for (auto* c : registry.of_kind(kind))
-      std::cout << std::setw(10) << to_string(kind) << std::setw(16) << c->info.name << std::setw(10) << c->info.version
-                << c->file << "\n";
+      std::cout << std::setw(10) << to_string(kind) << std::setw(static_cast<int>(name_width)) << c->info.name
+                << std::setw(static_cast<int>(version_width)) << c->info.version << c->file << "\n";
   if (!registry.failures().empty()) {
     std::cout << "\nFailed to load:\n";
     for (auto& f : registry.failures()) std::cout << "  " << f.file << "\n      " << f.reason << "\n";

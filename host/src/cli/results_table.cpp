@@ -90,7 +90,8 @@ std::string ResultsTable::markdown() const {
   out << " Δ_TTT (%) ↑ | best step |\n|---|";
   for (size_t i = 0; i < tasks.size(); ++i) out << "---:|";
   out << "---:|---:|\n";
-  for (auto& r : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
     out << "| " << r.name << " |";
     for (size_t t = 0; t < tasks.size(); ++t) {
       out << " " << number(r.mean[t], digits_for(tasks[t]));
@@ -99,7 +100,7 @@ std::string ResultsTable::markdown() const {
     }
     out << " " << (r.delta_mean >= 0 ? "+" : "") << number(r.delta_mean, 2);
     if (r.seeds > 1) out << " ± " << number(r.delta_std, 2);
-    out << " | " << (r.name == "Base" ? std::string("–") : number(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " |\n";
+    out << " | " << (i == 0 ? std::string("–") : number(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " |\n";
   }
   return out.str();
 }

@@ -48,9 +48,13 @@ std::vector<fs::path> plugin_search_path(const std::vector<fs::path>& cli_dirs, 
   for (auto& d : config_dirs) add_unique(out, seen, d);
   std::error_code ec;
   fs::path exe = boost::dll::program_location(ec);
-  if (!ec) add_unique(out, seen, exe.parent_path().parent_path() / S4T_PLUGIN_INSTALL_SUBDIR);
+  fs::path install_dir = ec ? fs::path() : exe.parent_path().parent_path() / S4T_PLUGIN_INSTALL_SUBDIR;
+  std::error_code ec2;
+  const bool installed = !install_dir.empty() && fs::is_directory(install_dir, ec2);
+  if (installed) add_unique(out, seen, install_dir);
 #ifdef S4T_BUILD_PLUGIN_DIR
-  add_unique(out, seen, S4T_BUILD_PLUGIN_DIR);
+  // The build tree's plugins serve the build tree's host and tests, not an installed copy.
+  if (!installed) add_unique(out, seen, S4T_BUILD_PLUGIN_DIR);
 #endif
   return out;
 }
