@@ -62,6 +62,7 @@ std::vector<fs::path> plugin_search_path(const std::vector<fs::path>& cli_dirs, 
 void load_plugin_dirs(const std::vector<fs::path>& dirs, ComponentRegistry& registry) {
   for (auto& dir : dirs) {
     std::error_code ec;
+    logger()->debug("searching plugin folder {}", dir.string());
     if (!fs::is_directory(dir, ec)) {
       logger()->debug("plugin folder {} does not exist; skipped", dir.string());
       continue;
@@ -77,6 +78,7 @@ void load_plugin_dirs(const std::vector<fs::path>& dirs, ComponentRegistry& regi
 bool load_plugin_file(const fs::path& file, ComponentRegistry& registry) {
   const std::string name = fs::absolute(file).lexically_normal().string();
   if (registry.has_file(name)) return true;
+  logger()->debug("trying plugin file {}", name);
   auto fail = [&](const std::string& why) {
     registry.add_failure(name, why);
     logger()->warn("plugin {} refused: {}", name, why);
