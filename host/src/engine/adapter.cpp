@@ -18,6 +18,7 @@
 #include "s4t/log.hpp"
 #include "s4t/metrics.hpp"
 #include "s4t/state_dict.hpp"
+#include "s4t/synchronization.hpp"
 #include "s4t/tensor_ops.hpp"
 #include <spdlog/spdlog.h>
 
@@ -265,6 +266,20 @@ std::vector<std::pair<TaskSpec, double>> evaluate(const Experiment& x, const Com
 }
 
 // ------------------------------------------------------------------ serialisation
+nlohmann::json Trajectory::synchronization() const {
+  if (steps.size() < 3) return nlohmann::json::object();
+  std::vector<bool> higher;
+  for (auto& t : tasks) higher.push_back(t.higher_is_better);
+  std::vector<std::vector<double>> adapted(values.begin() + 1, values.end());  // steps 1..S
+  auto measures = [](const Curves& c) {
+    return nlohmann::json{{"step_variance", step_variance(c)}, {"dtw", dtw(c)},
+                          {"cosine_similarity", cosine_similarity(c, true)},
+                          {"cosine_similarity_sum", cosine_similarity(c, false)}};
+  };
+  return {{"relative_gain", measures(relative_gain_curves(adapted, values.front(), higher))},
+          {"raw", measures(oriented_curves(adapted, higher))}};
+}
+
 nlohmann::json Trajectory::to_json() const {
   nlohmann::json j;
   j["method"] = method;
@@ -296,6 +311,7 @@ nlohmann::json Trajectory::to_json() const {
   j["seconds"] = seconds;
   j["step_ms"] = step_ms;
   j["predict_ms"] = predict_ms;
+  j["synchronization"] = synchronization();
   return j;
 }
 

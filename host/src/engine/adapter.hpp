@@ -26,6 +26,9 @@ struct Trajectory {
   double seconds = 0.0, step_ms = 0.0, predict_ms = 0.0;
   std::int64_t seed = 0;
 
+  /// SV, DTW and CS (supplement §B) over steps ≥ 1, on the signed relative gain (default) and on the
+  /// raw metric (negated where lower is better); empty when fewer than two steps were evaluated.
+  nlohmann::json synchronization() const;
   nlohmann::json to_json() const;
   static Trajectory from_json(const nlohmann::json& j);
   /// step, then one column per task, then delta_ttt

@@ -18,6 +18,7 @@
 #include "s4t/plugin.hpp"
 #include "s4t/registrar.hpp"
 #include "s4t/state_dict.hpp"
+#include "s4t/synchronization.hpp"
 #include "s4t/task.hpp"
 #include "s4t/tensor_ops.hpp"
 #include "s4t/version.hpp"
