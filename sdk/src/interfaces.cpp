@@ -30,6 +30,9 @@ at::Tensor TTTMethod::source_objective(MultiTaskModel& model, const Batch&, cons
 bool TTTMethod::has_post_training() const { return false; }
 void TTTMethod::after_source_training(MultiTaskModel&, BatchStream&) {}
 void TTTMethod::begin_adaptation(MultiTaskModel&) {}
+std::map<std::string, at::Tensor> TTTMethod::task_latents(MultiTaskModel& model, const at::Tensor& images) {
+  return model.features(images).task_features;
+}
 
 std::string to_string(ComponentKind kind) {
   switch (kind) {

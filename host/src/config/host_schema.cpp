@@ -47,7 +47,9 @@ std::map<std::string, Schema> build() {
       .add_bool("shuffle", false, "shuffle target batches (by seed)")
       .add_int("eval_every", 1, "steps between evaluations of the trajectory (the last step is always evaluated)", 1)
       .add_string("checkpoint", "", "source checkpoint to adapt (empty = the run's own)")
-      .add_bool("skip_nonfinite", true, "skip steps whose loss or gradients are NaN/Inf and count them");
+      .add_bool("skip_nonfinite", true, "skip steps whose loss or gradients are NaN/Inf and count them")
+      .add_bool("affinity", true, "task-affinity matrices of the method's task latents (source, target before/after)")
+      .add_int("affinity_batches", 4, "source batches used for the source affinity matrix", 1);
   s["compare"]
       .add_string_list("methods", {"none"}, "methods compared by `s4t compare` (\"none\" is the Base row)")
       .add_int_list("seeds", {0}, "seeds; tables show mean ± std over them", 0);

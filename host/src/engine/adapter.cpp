@@ -13,6 +13,7 @@
 #include "engine/checkpoint.hpp"
 #include "engine/optimizers.hpp"
 #include "engine/setup.hpp"
+#include "engine/task_affinity.hpp"
 #include "run/progress.hpp"
 #include "s4t/error.hpp"
 #include "s4t/log.hpp"
@@ -64,6 +65,20 @@ struct Session {
   std::int64_t updates = 0, nonfinite = 0;
   double step_seconds = 0.0, predict_seconds = 0.0;
   std::int64_t predict_calls = 0;
+  bool affinity = false;
+  AffinityAccumulator affinity_source, affinity_before, affinity_after;
+
+  /// Adds the method's task latents of `images` (prediction mode, no grad) to `into`.
+  void latents_into(AffinityAccumulator& into, const at::Tensor& images) {
+    if (!affinity) return;
+    at::NoGradGuard no_grad;
+    auto& root = built.model->root();
+    root.eval();
+    apply_norm_mode(root, policy.predict_norm);
+    auto latents = built.method->task_latents(*built.model, images);
+    if (latents.empty()) affinity = false;  // the method has none: skip the analysis
+    else into.update(latents);
+  }
 
   void reset_weights() {
     at::NoGradGuard no_grad;
@@ -122,7 +137,7 @@ struct Session {
 };
 
 Session open_session(const Experiment& x, const ComponentRegistry& registry, const std::string& method_name,
-                     const fs::path& checkpoint) {
+                     const fs::path& checkpoint, bool with_affinity = true) {
   Session s;
   auto source = make_dataset(x, registry, "source");
   s.target = make_dataset(x, registry, "target");
@@ -139,6 +154,13 @@ Session open_session(const Experiment& x, const ComponentRegistry& registry, con
   for (auto& [name, t] : state_dict_of(s.built.model->root())) s.snapshot[name] = t.detach().clone();
   s.optimizer = make_optimizer(s.policy.optimizer, s.params);
   s.skip_nonfinite = x.section("ttt").get_bool("skip_nonfinite");
+  s.affinity = with_affinity && x.section("ttt").get_bool("affinity");
+  if (s.affinity) {  // source model on source data: the reference affinity of Fig. 1
+    DataLoader source_loader(source, loader_options(x, x.section("ttt").get_int("batch"), false, false,
+                                                    x.section("ttt").get_int("affinity_batches")));
+    Batch b;
+    while (s.affinity && source_loader.next(b)) s.latents_into(s.affinity_source, b.images);
+  }
   return s;
 }
 
@@ -181,6 +203,7 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
     Batch first;
     if (!loader.next(first)) throw DataError("the target set is empty");
     s.built.method->begin_adaptation(*s.built.model);
+    s.latents_into(s.affinity_before, first.images);
     auto evaluate_all = [&](Accumulators& into) {
       loader.restart();
       Batch b;
@@ -200,6 +223,7 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
       progress.update(step);
     }
     progress.finish();
+    s.latents_into(s.affinity_after, first.images);
     tr.batches = 1;
   } else {
     const bool episodic = protocol == "episodic";
@@ -212,6 +236,7 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
       Accumulators base = fresh(s.tasks);
       s.predict_into(base, batch);
       merge_into(acc[0], base);
+      s.latents_into(s.affinity_before, batch.images);
       bool noop = false;
       size_t next_eval = 1;
       for (std::int64_t step = 1; step <= steps; ++step) {
@@ -222,6 +247,7 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
           ++next_eval;
         }
       }
+      s.latents_into(s.affinity_after, batch.images);
       ++b;
       progress.update(b);
     }
@@ -230,6 +256,7 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
   }
 
   tr.seconds = seconds_since(t0);
+  tr.affinity = affinity_report(s.affinity_source, s.affinity_before, s.affinity_after);
   tr.updates = s.updates;
   tr.nonfinite_steps = s.nonfinite;
   tr.step_ms = s.updates + s.nonfinite > 0 ? 1000.0 * s.step_seconds / static_cast<double>(s.updates + s.nonfinite) : 0.0;
@@ -253,7 +280,7 @@ std::vector<std::pair<TaskSpec, double>> evaluate(const Experiment& x, const Com
                                                   const fs::path& checkpoint, const std::string& role) {
   torch::manual_seed(static_cast<std::uint64_t>(x.section("run").get_int("seed")));
   const std::string method = x.section("ttt").get_string("method");
-  Session s = open_session(x, registry, method, checkpoint);
+  Session s = open_session(x, registry, method, checkpoint, /*with_affinity=*/false);
   auto data = role == "source" ? make_dataset(x, registry, "source") : s.target;
   DataLoader loader(data, loader_options(x, x.section("ttt").get_int("batch"), false, false));
   Accumulators acc = fresh(s.tasks);
@@ -312,6 +339,7 @@ nlohmann::json Trajectory::to_json() const {
   j["step_ms"] = step_ms;
   j["predict_ms"] = predict_ms;
   j["synchronization"] = synchronization();
+  if (!affinity.is_null()) j["affinity"] = affinity;
   return j;
 }
 
@@ -344,6 +372,7 @@ Trajectory Trajectory::from_json(const nlohmann::json& j) {
   t.seconds = j.value("seconds", 0.0);
   t.step_ms = j.value("step_ms", 0.0);
   t.predict_ms = j.value("predict_ms", 0.0);
+  if (j.contains("affinity")) t.affinity = j["affinity"];
   return t;
 }
 

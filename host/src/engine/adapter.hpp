@@ -25,6 +25,7 @@ struct Trajectory {
   std::int64_t batches = 0, updates = 0, nonfinite_steps = 0;
   double seconds = 0.0, step_ms = 0.0, predict_ms = 0.0;
   std::int64_t seed = 0;
+  nlohmann::json affinity;                    ///< see task_affinity.hpp; empty when the method has no latents
 
   /// SV, DTW and CS (supplement §B) over steps ≥ 1, on the signed relative gain (default) and on the
   /// raw metric (negated where lower is better); empty when fewer than two steps were evaluated.

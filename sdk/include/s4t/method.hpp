@@ -69,6 +69,11 @@ class S4T_API TTTMethod {
   /// "no update" (the `none` method).
   virtual at::Tensor adaptation_loss(MultiTaskModel& model, const at::Tensor& images,
                                      const AdaptContext& context) = 0;
+
+  /// Per-task latent maps for the task-affinity analysis (supplement §C), each N×C×h×w with the same
+  /// C×h×w for every task. The default returns the backbone's per-task features (empty when it has
+  /// none); S4T returns its 64-channel task latents.
+  virtual std::map<std::string, at::Tensor> task_latents(MultiTaskModel& model, const at::Tensor& images);
 };
 
 }  // namespace s4t
