@@ -22,7 +22,9 @@ const char* kUsage =
     "  eval CONFIG           evaluate a checkpoint without adaptation\n"
     "  compare CONFIG        train what each method needs, adapt each, print a Table-4-style comparison\n"
     "  info CONFIG           parameter counts per group\n"
-    "  bench CONFIG          step times (source training, TTT, inference) against an in-process reference\n\n"
+    "  bench CONFIG          step times (source training, TTT, inference) against an in-process reference\n"
+    "  report RUN_DIR...     tables (Markdown/CSV/LaTeX), synchronisation measures and figures (gnuplot)\n"
+    "  sweep CONFIG          one comparison per value of a config key (--key, --values)\n\n"
     "Run `s4t <command> --help` for its options. Plugins are searched in --plugin-dir, $S4T_PLUGIN_PATH,\n"
     "[plugins] dirs, <prefix>/lib/s4t/plugins and the build tree.\n";
 }
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, Command> commands = {
       {"plugins", s4t::host::cmd_plugins}, {"train", s4t::host::cmd_train}, {"adapt", s4t::host::cmd_adapt},
       {"eval", s4t::host::cmd_eval},       {"info", s4t::host::cmd_info},   {"compare", s4t::host::cmd_compare},
-      {"bench", s4t::host::cmd_bench}};
+      {"bench", s4t::host::cmd_bench},     {"report", s4t::host::cmd_report}, {"sweep", s4t::host::cmd_sweep}};
   const std::string name = argv[1];
   auto it = commands.find(name);
   if (it == commands.end()) {

@@ -7,6 +7,7 @@
 
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "cli/comparison.hpp"
 #include "cli/results_table.hpp"
 #include "engine/adapter.hpp"
 #include "engine/setup.hpp"
@@ -172,38 +173,11 @@ int cmd_compare(const std::vector<std::string>& args) {
       }
     }
   if (methods.empty() || seeds.empty()) throw ConfigError("compare needs at least one method and one seed");
-  if (std::find(methods.begin(), methods.end(), "none") == methods.end()) methods.insert(methods.begin(), "none");
-  for (auto& m : methods) x.method_options(m);
-
-  const std::string name = x.section("run").get_string("name");
-  RunDirectory top(x, ctx.registry, common.command_line);
-  std::map<std::string, std::vector<Trajectory>> runs;
-  for (auto seed : seeds) {
-    Experiment xs = x;
-    xs.host["run"].set("seed", seed);
-    xs.host["run"].set("name", name + "/seed-" + std::to_string(seed));
-    ConfigEntry e;
-    e.value = seed;
-    e.where = {"--seeds", 0, 0};
-    xs.tree.set("run.seed", e);
-    RunDirectory run(xs, ctx.registry, common.command_line);
-    for (auto& m : methods) {
-      logger()->info("=== seed {}: method '{}' ===", seed, m);
-      auto ckpt = ensure_source_checkpoint(xs, ctx.registry, run, m);
-      auto tr = adapt(xs, ctx.registry, m, ckpt);
-      fs::path dir = run.adapt_dir(m);
-      write_json(dir / "metrics.json", tr.to_json());
-      write_file_atomically(dir / "trajectory.csv", tr.to_csv());
-      runs[m].push_back(tr);
-    }
-  }
-  auto table = build_results_table(methods, runs);
-  write_file_atomically(top.path() / "results.md", table.markdown());
-  write_file_atomically(top.path() / "results.csv", table.csv());
-  write_json(top.path() / "results.json", table.json());
-  std::cout << "\n" << table.markdown() << "\n"
+  auto result = run_comparison(x, ctx.registry, methods, seeds, common.command_line);
+  std::cout << "\n" << result.table.markdown() << "\n"
             << "Per-task metric at each method's best step by Δ_TTT (vs Base, the un-adapted source model); "
-            << seeds.size() << " seed(s).\nresults: " << (top.path() / "results.md").string() << "\n";
+            << seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
+            << "  (figures: s4t report " << result.dir.string() << ")\n";
   return 0;
 }
 

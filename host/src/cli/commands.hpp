@@ -12,4 +12,6 @@ int cmd_eval(const std::vector<std::string>& args);
 int cmd_info(const std::vector<std::string>& args);
 int cmd_compare(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
+int cmd_sweep(const std::vector<std::string>& args);
 }  // namespace s4t::host

@@ -105,6 +105,32 @@ std::string ResultsTable::markdown() const {
   return out.str();
 }
 
+std::string ResultsTable::latex() const {
+  std::ostringstream out;
+  out << "\\begin{tabular}{l" << std::string(tasks.size() + 2, 'r') << "}\n\\toprule\nMethod";
+  for (auto& t : tasks)
+    out << " & " << t.name << " " << t.metric_label() << (t.higher_is_better ? " $\\uparrow$" : " $\\downarrow$");
+  out << " & $\\Delta_{TTT}$ (\\%) $\\uparrow$ & best step \\\\\n\\midrule\n";
+  auto escape = [](std::string s) {
+    std::string o;
+    for (char c : s) o += (c == '_' || c == '%' || c == '&' || c == '#') ? std::string("\\") + c : std::string(1, c);
+    return o;
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    out << escape(r.name);
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      out << " & " << number(r.mean[t], digits_for(tasks[t]));
+      if (r.seeds > 1) out << " $\\pm$ " << number(r.stddev[t], digits_for(tasks[t]));
+    }
+    out << " & " << (r.delta_mean >= 0 ? "+" : "") << number(r.delta_mean, 2);
+    if (r.seeds > 1) out << " $\\pm$ " << number(r.delta_std, 2);
+    out << " & " << (i == 0 ? std::string("--") : number(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " \\\\\n";
+  }
+  out << "\\bottomrule\n\\end{tabular}\n";
+  return out.str();
+}
+
 std::string ResultsTable::csv() const {
   std::ostringstream out;
   out << "method";

@@ -25,6 +25,7 @@ struct ResultsTable {
 
   std::string markdown() const;
   std::string csv() const;
+  std::string latex() const;
   nlohmann::json json() const;
 };
 

@@ -66,6 +66,8 @@ struct Session {
   double step_seconds = 0.0, predict_seconds = 0.0;
   std::int64_t predict_calls = 0;
   bool affinity = false;
+  std::vector<double> loss_sum;            // per step (1-based step - 1)
+  std::vector<std::int64_t> loss_count;
   AffinityAccumulator affinity_source, affinity_before, affinity_after;
 
   /// Adds the method's task latents of `images` (prediction mode, no grad) to `into`.
@@ -112,13 +114,22 @@ struct Session {
       for (auto& b : root.buffers(true)) buffers.emplace_back(b, b.detach().clone());
     at::Tensor loss = built.method->adaptation_loss(*built.model, batch.images, ctx);
     if (!loss.defined()) return false;
+    const double loss_value = loss.item<double>();  // one sync per step: the NaN guard needs it anyway
+    if (static_cast<std::int64_t>(loss_sum.size()) < ctx.step) {
+      loss_sum.resize(ctx.step, 0.0);
+      loss_count.resize(ctx.step, 0);
+    }
+    if (std::isfinite(loss_value)) {
+      loss_sum[ctx.step - 1] += loss_value;
+      ++loss_count[ctx.step - 1];
+    }
     auto restore = [&] {
       at::NoGradGuard no_grad;
       for (auto& [live, saved] : buffers) live.copy_(saved);
       optimizer->zero_grad();
       ++nonfinite;
     };
-    if (skip_nonfinite && !std::isfinite(loss.item<double>())) {
+    if (skip_nonfinite && !std::isfinite(loss_value)) {
       restore();
       step_seconds += seconds_since(t0);
       return true;
@@ -257,6 +268,8 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
 
   tr.seconds = seconds_since(t0);
   tr.affinity = affinity_report(s.affinity_source, s.affinity_before, s.affinity_after);
+  for (size_t i = 0; i < s.loss_sum.size(); ++i)
+    tr.loss.push_back(s.loss_count[i] > 0 ? s.loss_sum[i] / static_cast<double>(s.loss_count[i]) : std::nan(""));
   tr.updates = s.updates;
   tr.nonfinite_steps = s.nonfinite;
   tr.step_ms = s.updates + s.nonfinite > 0 ? 1000.0 * s.step_seconds / static_cast<double>(s.updates + s.nonfinite) : 0.0;
@@ -339,6 +352,7 @@ nlohmann::json Trajectory::to_json() const {
   j["step_ms"] = step_ms;
   j["predict_ms"] = predict_ms;
   j["synchronization"] = synchronization();
+  j["loss"] = loss;
   if (!affinity.is_null()) j["affinity"] = affinity;
   return j;
 }
@@ -373,6 +387,8 @@ Trajectory Trajectory::from_json(const nlohmann::json& j) {
   t.step_ms = j.value("step_ms", 0.0);
   t.predict_ms = j.value("predict_ms", 0.0);
   if (j.contains("affinity")) t.affinity = j["affinity"];
+  if (j.contains("loss"))
+    for (auto& v : j["loss"]) t.loss.push_back(v.is_number() ? v.get<double>() : std::nan(""));
   return t;
 }
 

@@ -21,6 +21,7 @@ struct Trajectory {
   std::vector<std::int64_t> steps;            ///< evaluated steps; steps[0] == 0 (before adaptation)
   std::vector<std::vector<double>> values;    ///< [step index][task]
   std::vector<double> delta;                  ///< Δ_TTT of each evaluated step vs step 0
+  std::vector<double> loss;                   ///< mean test-time loss at steps 1..S (empty for `none`)
   std::size_t best = 0;                       ///< index into steps with the highest Δ_TTT (step ≥ 1 when S ≥ 1)
   std::int64_t batches = 0, updates = 0, nonfinite_steps = 0;
   double seconds = 0.0, step_ms = 0.0, predict_ms = 0.0;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -58,9 +59,14 @@ nlohmann::json environment_info(const Experiment& x, const std::string& command)
 RunDirectory::RunDirectory(const Experiment& x, const ComponentRegistry& registry, const std::string& command)
     : path_(x.run_dir()) {
   fs::create_directories(path_);
+  // One run's log file at a time: a comparison opens one run directory per seed.
+  static std::shared_ptr<spdlog::sinks::sink> current_file_sink;
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((path_ / "log.txt").string(), /*truncate=*/false);
   sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
-  logger()->sinks().push_back(sink);
+  auto& sinks = logger()->sinks();
+  if (current_file_sink) sinks.erase(std::remove(sinks.begin(), sinks.end(), current_file_sink), sinks.end());
+  sinks.push_back(sink);
+  current_file_sink = sink;
   // Resolved config + which plugin file and version provided each component.
   std::ostringstream text;
   text << "# Resolved by `" << command << "`; defaults filled in.\n";

@@ -1,0 +1,210 @@
+#include "report/gnuplot_figures.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "cli/results_table.hpp"
+#include "s4t/error.hpp"
+#include "s4t/metrics.hpp"
+#include "s4t/state_dict.hpp"
+
+namespace fs = std::filesystem;
+
+namespace s4t::host {
+
+namespace {
+
+std::string gp_quote(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) o += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  return o + "\"";
+}
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "NaN";
+  std::ostringstream out;
+  out.precision(10);
+  out << v;
+  return out.str();
+}
+
+// Mean over seeds of values[step][task] (trajectories of one method share their steps).
+std::vector<std::vector<double>> mean_values(const std::vector<Trajectory>& trs) {
+  auto out = trs.front().values;
+  for (size_t s = 1; s < trs.size(); ++s)
+    for (size_t i = 0; i < out.size() && i < trs[s].values.size(); ++i)
+      for (size_t t = 0; t < out[i].size(); ++t) out[i][t] += trs[s].values[i][t];
+  for (auto& row : out)
+    for (auto& v : row) v /= static_cast<double>(trs.size());
+  return out;
+}
+
+std::string header(const std::string& title, const std::string& xlabel, const std::string& ylabel) {
+  return "set title " + gp_quote(title) + " noenhanced\nset xlabel " + gp_quote(xlabel) + "\nset ylabel " + gp_quote(ylabel) +
+         " noenhanced\nset grid\nset key outside right top noenhanced\n";
+}
+
+}  // namespace
+
+std::vector<fs::path> render_gnuplot(const std::string& script, const fs::path& stem, int width, int height) {
+  fs::create_directories(stem.parent_path());
+  std::vector<fs::path> written;
+  const std::array<std::pair<std::string, std::string>, 2> formats = {
+      {{"png", "set terminal pngcairo size " + std::to_string(width) + "," + std::to_string(height) + " font ',10'"},
+       {"svg", "set terminal svg size " + std::to_string(width) + "," + std::to_string(height) + " dynamic"}}};
+  for (auto& [ext, terminal] : formats) {
+    fs::path out = stem;
+    out += "." + ext;
+    fs::path gp = stem;
+    gp += "." + ext + ".gp";
+    write_file_atomically(gp, terminal + "\nset output " + gp_quote(out.string()) + "\n" + script + "\nunset output\n");
+    std::string output;
+    FILE* pipe = popen(("gnuplot " + gp_quote(gp.string()) + " 2>&1").c_str(), "r");
+    if (!pipe) throw Error("cannot run gnuplot (install the gnuplot-nox package)");
+    std::array<char, 1024> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+    int status = pclose(pipe);
+    if (status != 0 || !fs::exists(out) || fs::file_size(out) == 0)
+      throw Error("gnuplot failed on " + gp.string() + " (is the gnuplot-nox package installed?): " + output);
+    fs::remove(gp);
+    written.push_back(out);
+  }
+  return written;
+}
+
+std::vector<fs::path> plot_curves(const RunCollection& runs, const fs::path& out_dir) {
+  std::vector<fs::path> files;
+  if (runs.runs.empty()) return files;
+  auto table = build_results_table(runs.methods, runs.runs);
+  const auto& tasks = table.tasks;
+  std::map<std::string, double> best_step;
+  for (auto& row : table.rows) best_step[row.name] = row.best_step_mean;
+  std::vector<bool> higher;
+  for (auto& t : tasks) higher.push_back(t.higher_is_better);
+  const std::string base_method = runs.runs.count("none") ? "none" : runs.methods.front();
+  const auto base = mean_values(runs.runs.at(base_method)).front();
+
+  auto figure = [&](const std::string& stem, const std::string& title, const std::string& ylabel,
+                    const std::function<double(const std::vector<double>&)>& y) {
+    std::string data, plot = "plot ";
+    size_t k = 0;
+    std::string best_points;
+    for (auto& m : runs.methods) {
+      auto& trs = runs.runs.at(m);
+      auto mean = mean_values(trs);
+      data += "$m" + std::to_string(k) + " << EOD\n";
+      for (size_t i = 0; i < mean.size(); ++i) data += std::to_string(trs.front().steps[i]) + " " + number(y(mean[i])) + "\n";
+      data += "EOD\n";
+      plot += std::string(k ? ", " : "") + "$m" + std::to_string(k) + " with linespoints lw 2 pt 7 ps 0.5 title " + gp_quote(m);
+      if (m != "none" && best_step.count(m)) {
+        // the best step of this method (rounded mean over seeds), marked on its own curve
+        long step = std::lround(best_step[m]);
+        for (size_t i = 0; i < mean.size(); ++i)
+          if (trs.front().steps[i] == step) best_points += std::to_string(step) + " " + number(y(mean[i])) + "\n";
+      }
+      ++k;
+    }
+    if (!best_points.empty()) {
+      data += "$best << EOD\n" + best_points + "EOD\n";
+      plot += ", $best with points pt 6 ps 2.5 lw 2 lc rgb 'black' title 'best step (Δ_{TTT})'";
+    }
+    auto written = render_gnuplot(data + header(title, "TTT step", ylabel) + plot + "\n", out_dir / stem);
+    files.insert(files.end(), written.begin(), written.end());
+  };
+
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    const auto& task = tasks[t];
+    figure("curve_" + task.name, task.name + " " + task.metric_label() + (task.higher_is_better ? " (higher is better)" : " (lower is better)"),
+           task.metric_label(), [t](const std::vector<double>& v) { return v[t]; });
+  }
+  figure("curve_delta_ttt", "Delta_TTT vs Base (%)", "Delta_TTT (%)",
+         [&](const std::vector<double>& v) { return delta_ttt(base, v, higher); });
+  return files;
+}
+
+std::vector<fs::path> plot_affinity(const RunCollection& runs, const fs::path& out_dir) {
+  std::vector<fs::path> files;
+  for (auto& m : runs.methods) {
+    const auto& a = runs.runs.at(m).front().affinity;
+    if (a.is_null() || !a.contains("tasks") || !a.contains("source")) continue;
+    auto tasks = a["tasks"].get<std::vector<std::string>>();
+    std::string tics;
+    for (size_t i = 0; i < tasks.size(); ++i) tics += std::string(i ? ", " : "") + gp_quote(tasks[i]) + " " + std::to_string(i);
+    std::string script = "set multiplot layout 1,4 title " + gp_quote("task affinity (cosine similarity of task latents): " + m) + " noenhanced\n";
+    script += "set xtics (" + tics + ") rotate by 45 right noenhanced\nset ytics (" + tics + ") noenhanced\n";
+    script += "set size ratio -1\nunset key\nset palette defined (-1 '#2166ac', 0 '#f7f7f7', 1 '#b2182b')\n";
+    const std::vector<std::pair<std::string, std::string>> panels = {
+        {"source", "source model, source data"}, {"target_before", "target, before TTT"},
+        {"target_after", "target, after TTT"}, {"gap_after", "|A_target - A_source| after"}};
+    for (auto& [key, title] : panels) {
+      if (!a.contains(key)) continue;
+      auto mat = a[key].get<std::vector<std::vector<double>>>();
+      script += "$" + key + " << EOD\n";
+      for (auto& row : mat) {
+        for (size_t j = 0; j < row.size(); ++j) script += (j ? " " : "") + number(row[j]);
+        script += "\n";
+      }
+      script += "EOD\n";
+      script += key.rfind("gap", 0) == 0 ? "set cbrange [0:1]\n" : "set cbrange [-1:1]\n";
+      script += "set title " + gp_quote(title) + " noenhanced\n";
+      script += "plot $" + key + " matrix with image, $" + key + " matrix using 1:2:(sprintf('%.2f',$3)) with labels font ',8'\n";
+    }
+    script += "unset multiplot\n";
+    auto written = render_gnuplot(script, out_dir / ("affinity_" + m), 1600, 450);
+    files.insert(files.end(), written.begin(), written.end());
+  }
+  return files;
+}
+
+std::vector<fs::path> plot_sweeps(const RunCollection& runs, const fs::path& out_dir) {
+  std::vector<fs::path> files;
+  for (size_t s = 0; s < runs.sweeps.size(); ++s) {
+    const auto& sw = runs.sweeps[s];
+    const std::string key = sw.value("key", "value");
+    std::map<std::string, std::string> data;
+    std::map<std::string, std::string> loss;
+    std::string xtics;
+    size_t index = 0;
+    for (auto& point : sw["points"]) {
+      const std::string value = point["value"].is_string() ? point["value"].get<std::string>() : point["value"].dump();
+      xtics += std::string(index ? ", " : "") + gp_quote(value) + " " + std::to_string(index);
+      for (auto& [method, result] : point["methods"].items()) {
+        data[method] += std::to_string(index) + " " + number(result.value("delta_ttt", NAN)) + "\n";
+        if (result.contains("first_step_loss") && result["first_step_loss"].is_number())
+          loss[method] += std::to_string(index) + " " + number(result["first_step_loss"].get<double>()) + "\n";
+      }
+      ++index;
+    }
+    std::string script, plot = "plot ";
+    size_t k = 0;
+    for (auto& [method, rows] : data) {
+      script += "$d" + std::to_string(k) + " << EOD\n" + rows + "EOD\n";
+      plot += std::string(k ? ", " : "") + "$d" + std::to_string(k) + " with linespoints lw 2 pt 7 title " + gp_quote(method);
+      ++k;
+    }
+    script += "set xtics (" + xtics + ")\n";
+    std::string loss_plot;
+    if (!loss.empty()) {
+      loss_plot = "plot ";
+      size_t j = 0;
+      for (auto& [method, rows] : loss) {
+        script += "$l" + std::to_string(j) + " << EOD\n" + rows + "EOD\n";
+        loss_plot += std::string(j ? ", " : "") + "$l" + std::to_string(j) + " with linespoints lw 2 pt 5 title " + gp_quote(method);
+        ++j;
+      }
+      script += "set multiplot layout 1,2\n";
+    }
+    script += header("Delta_TTT vs " + key, key, "Delta_TTT (%)") + plot + "\n";
+    if (!loss.empty()) script += header("TTT loss at step 1 vs " + key, key, "loss") + loss_plot + "\nunset multiplot\n";
+    std::string stem = "sweep_" + key;
+    for (auto& c : stem)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+    auto written = render_gnuplot(script, out_dir / stem, loss.empty() ? 800 : 1400, 500);
+    files.insert(files.end(), written.begin(), written.end());
+  }
+  return files;
+}
+
+}  // namespace s4t::host

@@ -1,0 +1,26 @@
+#pragma once
+// Figures rendered by gnuplot (PNG through pngcairo and SVG), from data written inline into the script.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "report/run_collection.hpp"
+
+namespace s4t::host {
+
+/// Runs gnuplot on `script` once per format; `stem` gets .png and .svg. Returns the files written.
+/// Throws s4t::Error when gnuplot is missing or fails (its output in the message).
+std::vector<std::filesystem::path> render_gnuplot(const std::string& script, const std::filesystem::path& stem,
+                                                  int width = 900, int height = 600);
+
+/// Per-task metric vs step for each method (mean over seeds), best step (by Δ_TTT vs Base) marked;
+/// plus Δ_TTT vs step. One figure per task and one for Δ.
+std::vector<std::filesystem::path> plot_curves(const RunCollection& runs, const std::filesystem::path& out_dir);
+
+/// Affinity heatmaps of every method that recorded them: source, target before, target after, gap.
+std::vector<std::filesystem::path> plot_affinity(const RunCollection& runs, const std::filesystem::path& out_dir);
+
+/// One figure per sweep: Δ_TTT (and the mean first-step TTT loss) against the swept value.
+std::vector<std::filesystem::path> plot_sweeps(const RunCollection& runs, const std::filesystem::path& out_dir);
+
+}  // namespace s4t::host
