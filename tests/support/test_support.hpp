@@ -7,14 +7,21 @@
 
 namespace s4t::test {
 
-inline std::filesystem::path env_path(const char* name) {
+/// The environment variable `name` if set, else the build-tree default compiled into the test.
+inline std::filesystem::path env_path(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
-  return v ? std::filesystem::path(v) : std::filesystem::path();
+  return v ? std::filesystem::path(v) : std::filesystem::path(fallback);
 }
-inline std::filesystem::path plugin_dir() { return env_path("S4T_TEST_PLUGIN_DIR"); }
-inline std::filesystem::path fixture_dir() { return env_path("S4T_TEST_FIXTURE_DIR"); }
-inline std::filesystem::path source_dir() { return env_path("S4T_SOURCE_DIR"); }
-inline std::filesystem::path s4t_binary() { return env_path("S4T_BINARY_DIR") / "bin" / "s4t"; }
+#ifndef S4T_TEST_DEFAULT_PLUGIN_DIR
+#define S4T_TEST_DEFAULT_PLUGIN_DIR ""
+#define S4T_TEST_DEFAULT_FIXTURE_DIR ""
+#define S4T_TEST_DEFAULT_SOURCE_DIR ""
+#define S4T_TEST_DEFAULT_BINARY_DIR ""
+#endif
+inline std::filesystem::path plugin_dir() { return env_path("S4T_TEST_PLUGIN_DIR", S4T_TEST_DEFAULT_PLUGIN_DIR); }
+inline std::filesystem::path fixture_dir() { return env_path("S4T_TEST_FIXTURE_DIR", S4T_TEST_DEFAULT_FIXTURE_DIR); }
+inline std::filesystem::path source_dir() { return env_path("S4T_SOURCE_DIR", S4T_TEST_DEFAULT_SOURCE_DIR); }
+inline std::filesystem::path s4t_binary() { return env_path("S4T_BINARY_DIR", S4T_TEST_DEFAULT_BINARY_DIR) / "bin" / "s4t"; }
 
 /// A fresh folder under the system temp dir, removed when the object dies.
 class TempDir {
