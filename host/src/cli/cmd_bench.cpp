@@ -122,15 +122,20 @@ int cmd_bench(const std::vector<std::string>& args) {
       }
       auto ttt_opt = make_optimizer(policy.optimizer, adapted);
       built.method->begin_adaptation(model);
+      bool updates = true;
       r["ttt"] = median_ms(warmup, iterations, device, [&] {
         model.root().train();
         apply_norm_mode(model.root(), policy.adapt_norm);
         auto loss = built.method->adaptation_loss(model, batch.images, {1, 0});
-        if (!loss.defined()) return;
+        if (!loss.defined()) {
+          updates = false;  // the method adapts nothing (none)
+          return;
+        }
         ttt_opt->zero_grad();
         loss.backward();
         ttt_opt->step();
       });
+      if (!updates) r.erase("ttt");
     }
     model.root().eval();
     r["infer"] = median_ms(warmup, iterations, device, [&] {
