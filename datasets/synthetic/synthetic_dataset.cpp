@@ -1,0 +1,112 @@
+#include "synthetic_dataset.hpp"
+
+#include <ATen/ops/empty.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "edges.hpp"
+#include "random.hpp"
+#include "raycast.hpp"
+#include "s4t/error.hpp"
+
+namespace s4t::synthetic {
+
+namespace {
+
+constexpr std::uint64_t kTargetNoiseStream = 0x6e6f697365ull;  // "noise"
+// ImageNet statistics, as for the real datasets (METHODS.md 1.3), so the same network sees both.
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+
+at::Tensor new_tensor(std::initializer_list<std::int64_t> shape, at::ScalarType type) {
+  return at::empty(shape, at::TensorOptions().dtype(type));
+}
+
+}  // namespace
+
+SyntheticDataset::SyntheticDataset(SyntheticOptions options)
+    : options_(std::move(options)), style_(make_style(options_.target, options_.appearance, options_.width)) {}
+
+std::vector<s4t::TaskSpec> SyntheticDataset::tasks() const {
+  return {s4t::semseg_task(class_names()), s4t::depth_task(), s4t::normals_task(), s4t::edge_task()};
+}
+
+bool SyntheticDataset::wants(const std::string& task) const {
+  return options_.tasks.empty() || std::find(options_.tasks.begin(), options_.tasks.end(), task) != options_.tasks.end();
+}
+
+std::string SyntheticDataset::describe() const {
+  std::string d = "synthetic " + std::string(options_.target ? "target" : "source") + " domain";
+  if (options_.target && options_.appearance.shift != 1.0f) {
+    char shift[32];
+    std::snprintf(shift, sizeof shift, " (shift %.2g)", options_.appearance.shift);
+    d += shift;
+  }
+  return d + ", " + std::to_string(options_.size) + " images " + std::to_string(options_.width) + "x" +
+         std::to_string(options_.height) + ", seed " + std::to_string(options_.seed);
+}
+
+s4t::Sample SyntheticDataset::get(std::int64_t index) const {
+  if (index < 0 || index >= options_.size)
+    throw s4t::DataError("synthetic dataset: index " + std::to_string(index) + " is out of range; the dataset has " +
+                         std::to_string(options_.size) + " samples (0.." + std::to_string(options_.size - 1) + ")");
+  const int h = options_.height, w = options_.width;
+  const size_t plane = static_cast<size_t>(h) * w;
+
+  // The scene depends on (seed, index) only: both domains show the same geometry at the same index.
+  const std::uint64_t sample_seed = hash_combine(options_.seed, static_cast<std::uint64_t>(index));
+  const Scene scene = generate_scene(sample_seed, options_.scene);
+  const GeometryBuffers g = cast_rays(scene, h, w);
+
+  s4t::Sample sample;
+  std::vector<float> rgb(3 * plane);
+  shade(scene, g, style_, rgb.data());
+  apply_camera(rgb.data(), h, w, style_, hash_combine(sample_seed, kTargetNoiseStream));
+  sample.image = new_tensor({3, h, w}, at::kFloat);
+  float* image = sample.image.data_ptr<float>();
+  for (int c = 0; c < 3; ++c)
+    for (size_t i = 0; i < plane; ++i) image[c * plane + i] = (rgb[c * plane + i] - kMean[c]) / kStd[c];
+
+  // Every ray hits the room, so all masks are true in practice; a miss would be marked invalid.
+  auto valid_mask = [&] {
+    at::Tensor m = new_tensor({1, h, w}, at::kBool);
+    bool* p = m.data_ptr<bool>();
+    for (size_t i = 0; i < plane; ++i) p[i] = g.primitive[i] >= 0;
+    return m;
+  };
+  if (wants("semseg")) {
+    at::Tensor t = new_tensor({h, w}, at::kLong);
+    std::int64_t* p = t.data_ptr<std::int64_t>();
+    for (size_t i = 0; i < plane; ++i) p[i] = g.primitive[i] >= 0 ? scene.primitives[g.primitive[i]].cls : 255;
+    sample.targets["semseg"] = t;
+    sample.masks["semseg"] = valid_mask();
+  }
+  if (wants("depth")) {
+    at::Tensor t = new_tensor({1, h, w}, at::kFloat);
+    std::copy(g.depth.begin(), g.depth.end(), t.data_ptr<float>());
+    sample.targets["depth"] = t;
+    sample.masks["depth"] = valid_mask();
+  }
+  if (wants("normals")) {
+    at::Tensor t = new_tensor({3, h, w}, at::kFloat);
+    float* p = t.data_ptr<float>();
+    for (size_t i = 0; i < plane; ++i) {
+      p[i] = g.normal_camera[i].x;
+      p[plane + i] = g.normal_camera[i].y;
+      p[2 * plane + i] = g.normal_camera[i].z;
+    }
+    sample.targets["normals"] = t;
+    sample.masks["normals"] = valid_mask();
+  }
+  if (wants("edge")) {
+    at::Tensor t = new_tensor({1, h, w}, at::kFloat);
+    edge_map(scene, g, options_.edge_threshold, t.data_ptr<float>());
+    sample.targets["edge"] = t;
+    sample.masks["edge"] = valid_mask();
+  }
+  return sample;
+}
+
+}  // namespace s4t::synthetic

@@ -1,0 +1,42 @@
+#pragma once
+// The `synthetic` dataset: renders sample i on demand from (seed, i); nothing is stored.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "appearance.hpp"
+#include "s4t/dataset.hpp"
+#include "scene.hpp"
+
+namespace s4t::synthetic {
+
+struct SyntheticOptions {
+  bool target = false;                ///< domain: false = source, true = target
+  std::int64_t size = 512;
+  int height = 64, width = 64;
+  std::uint64_t seed = 0;
+  SceneParams scene;
+  AppearanceOptions appearance;
+  float edge_threshold = 0.05f;       ///< relative depth jump that makes an occlusion edge
+  std::vector<std::string> tasks;     ///< targets get() fills; empty = all four
+};
+
+/// Thread-safe: get() only reads the immutable options; each call renders into its own buffers.
+class SyntheticDataset final : public s4t::Dataset {
+ public:
+  explicit SyntheticDataset(SyntheticOptions options);
+
+  std::int64_t size() const override { return options_.size; }
+  s4t::Sample get(std::int64_t index) const override;
+  std::vector<s4t::TaskSpec> tasks() const override;
+  std::array<std::int64_t, 2> image_size() const override { return {options_.height, options_.width}; }
+  std::string describe() const override;
+
+ private:
+  bool wants(const std::string& task) const;
+
+  SyntheticOptions options_;
+  Style style_;
+};
+
+}  // namespace s4t::synthetic
