@@ -110,16 +110,27 @@ int cmd_eval(const std::vector<std::string>& args) {
 int cmd_info(const std::vector<std::string>& args) {
   CommonArgs common;
   std::string config, method;
+  std::int64_t classes = 0;
   po::options_description options("s4t info options");
   add_common_options(options, common);
-  options.add_options()("method", po::value<std::string>(&method), "method (default [ttt] method)");
-  if (!parse_arguments("s4t info CONFIG [--method NAME] [--set k=v]...", options, args, &config, common)) return 0;
+  options.add_options()
+      ("method", po::value<std::string>(&method), "method (default [ttt] method)")
+      ("classes", po::value<std::int64_t>(&classes), "count with this many semseg classes instead of the dataset's "
+                                                       "(e.g. 7 for the paper's Taskonomy->NYUD-v2 label space)");
+  if (!parse_arguments("s4t info CONFIG [--method NAME] [--classes K] [--set k=v]...", options, args, &config, common)) return 0;
   auto ctx = open_experiment(config, common);
   auto& x = *ctx.experiment;
   if (method.empty()) method = x.section("ttt").get_string("method");
   auto source = make_dataset(x, ctx.registry, "source");
   auto target = make_dataset(x, ctx.registry, "target");
   auto tasks = resolve_tasks(x, *source, target.get());
+  if (classes > 0)
+    for (auto& t : tasks)
+      if (t.kind == TaskKind::Classification) {
+        t.channels = classes;
+        t.class_names.clear();
+        for (std::int64_t k = 0; k < classes; ++k) t.class_names.push_back("class" + std::to_string(k));
+      }
   auto built = build_model(x, ctx.registry, tasks, source->image_size(), method);
   // Groups: backbone, heads.<task>, method.<first-level module>.
   std::map<std::string, std::int64_t> groups;

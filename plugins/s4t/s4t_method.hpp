@@ -1,0 +1,92 @@
+#pragma once
+// The S4T method (METHODS.md 1): task latents, auxiliary latent heads and the TBS as one module
+// registered as "method" in the model, the source objective (main + λ^TP·aux + λ^TBS·TBS, or
+// uncertainty-style automatic weighting) and the test-time loss λ^TBS·Σ_t c_t·L1(TBS_t, sg(main_t)).
+#include <torch/nn/module.h>
+#include <torch/nn/modules/conv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "s4t/method.hpp"
+#include "s4t/options.hpp"
+#include "tbs.hpp"
+
+namespace s4t::s4t_method {
+
+/// Options of the method, read once from the validated Options (cheap; no model needed).
+struct S4TSettings {
+  std::int64_t tbs_input_res = 256, patch_size = 16, embed_dim = 64, depth = 4, decoder_depth = 2, heads = 4;
+  double mlp_ratio = 4.0;
+  std::int64_t latent_channels = 64;
+  double mask_ratio = 0.8;
+  double lambda_tp = 1.0, lambda_tbs_source = 1.0, lambda_tbs = 0.01;
+  bool auto_weight = false, double_task_weight = false;
+  std::string single_task;
+  std::vector<std::string> adapt{"backbone", "method"};
+  OptimizerSpec optimizer;
+
+  static S4TSettings from(const Options& options);
+};
+
+/// Schema of [method.s4t].
+Schema s4t_schema();
+/// ComponentInfo::doc of the method.
+const char* s4t_doc();
+
+/// Everything S4T adds to the network. Children: `ts_comp` (shared 1×1 conv on the fused map) or
+/// `ts_proj.<task>` (per-task 1×1 convs on per-task features), `aux_heads.<task>`, `tbs`, and the
+/// parameter `auto_weight_sigma` (one σ_t per task) when automatic weighting is on.
+class S4TModuleImpl : public torch::nn::Module {
+ public:
+  S4TModuleImpl(const S4TSettings& settings, const std::vector<TaskSpec>& tasks, const FeatureInfo& info);
+
+  /// Per-task latents z_t (N×latent×h×w), in task order.
+  std::vector<at::Tensor> latents(const Features& features);
+  /// Auxiliary predictions ỹ_t from the latents, resized to `size`.
+  std::map<std::string, at::Tensor> aux_predictions(const std::vector<at::Tensor>& latents,
+                                                    std::array<std::int64_t, 2> size);
+  /// TBS predictions y̆_t (fresh random mask), resized to `size`. With `only` ≥ 0 the other tasks'
+  /// latents are zeroed at the TBS input.
+  std::vector<at::Tensor> tbs_predictions(const std::vector<at::Tensor>& latents, std::array<std::int64_t, 2> size,
+                                          int only = -1);
+
+  bool per_task_latents() const { return per_task_; }
+  const at::Tensor& sigma() const { return sigma_; }
+  tbs::TaskBehaviorSynchronizerImpl& tbs_module() { return *tbs_; }
+
+ private:
+  std::vector<std::string> task_names_;
+  std::vector<std::int64_t> task_channels_;
+  std::int64_t latent_ = 64;
+  bool per_task_ = false;
+  torch::nn::Conv2d ts_comp{nullptr};
+  std::vector<torch::nn::Conv2d> ts_proj_, aux_;
+  std::shared_ptr<tbs::TaskBehaviorSynchronizerImpl> tbs_;
+  at::Tensor sigma_;
+};
+
+class S4TMethod final : public TTTMethod {
+ public:
+  explicit S4TMethod(S4TSettings settings) : settings_(std::move(settings)) {}
+
+  void attach(MultiTaskModel& model) override;
+  std::shared_ptr<torch::nn::Module> module() override { return module_; }
+  bool has_source_objective() const override { return true; }
+  at::Tensor source_objective(MultiTaskModel& model, const Batch& batch, const ModelOutput& output,
+                              const std::map<std::string, at::Tensor>& main_losses) override;
+  AdaptationPolicy adaptation_policy(MultiTaskModel& model) override;
+  at::Tensor adaptation_loss(MultiTaskModel& model, const at::Tensor& images, const AdaptContext& context) override;
+  std::map<std::string, at::Tensor> task_latents(MultiTaskModel& model, const at::Tensor& images) override;
+
+ private:
+  S4TModuleImpl& checked_module() const;
+
+  S4TSettings settings_;
+  std::shared_ptr<S4TModuleImpl> module_;
+  int single_ = -1;  // index of single_task in the model's tasks, or -1
+};
+
+}  // namespace s4t::s4t_method
