@@ -12,7 +12,7 @@ packages=(
   libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev
   libopenblas0-pthread              # fast BLAS: the reference libblas3 is ~9x slower
-  libopencv-dev                     # image decoding for the dataset plugins (already a libtorch dependency)
+  libopencv-dev libpng-dev libmatio-dev  # image and .mat decoding for the dataset plugins
   gnuplot-nox                       # figures for `s4t report`
 )
 

@@ -52,6 +52,12 @@ bool all_gradients_finite(const std::vector<at::Tensor>& params) {
   return at::isfinite(at::stack(norms)).all().item<bool>();
 }
 
+bool all_finite(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> norms;
+  for (auto& p : params) norms.push_back(p.detach().abs().max().to(at::kFloat));
+  return norms.empty() || at::isfinite(at::stack(norms)).all().item<bool>();
+}
+
 // Everything one adaptation run needs, built once.
 struct Session {
   std::vector<TaskSpec> tasks;
@@ -66,6 +72,7 @@ struct Session {
   double step_seconds = 0.0, predict_seconds = 0.0;
   std::int64_t predict_calls = 0;
   bool affinity = false;
+  std::vector<at::Tensor> last_good;      // adapted parameters before the current step
   std::vector<double> loss_sum;            // per step (1-based step - 1)
   std::vector<std::int64_t> loss_count;
   AffinityAccumulator affinity_source, affinity_before, affinity_after;
@@ -139,8 +146,21 @@ struct Session {
     if (skip_nonfinite && !all_gradients_finite(params)) {
       restore();
     } else {
+      if (skip_nonfinite) {  // a finite but huge step can still overflow the weights: keep the last good ones
+        if (last_good.size() != params.size())
+          for (auto& p : params) last_good.push_back(p.detach().clone());
+        else
+          for (size_t i = 0; i < params.size(); ++i) last_good[i].copy_(params[i].detach());
+      }
       optimizer->step();
-      ++updates;
+      if (skip_nonfinite && !all_finite(params)) {
+        at::NoGradGuard no_grad;
+        for (size_t i = 0; i < params.size(); ++i) params[i].copy_(last_good[i]);
+        restore();
+        optimizer = make_optimizer(policy.optimizer, params);  // its moments may have overflowed too
+      } else {
+        ++updates;
+      }
     }
     step_seconds += seconds_since(t0);
     return true;

@@ -176,6 +176,7 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   if (built.method->has_post_training()) {
     logger()->info("post-training stage of method '{}'", method_name);
     DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
+    model.root().eval();  // documented state for post-training: eval mode, gradients enabled
     built.method->after_source_training(model, stream);
     save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
   }
@@ -212,6 +213,7 @@ fs::path post_train_from_base(const Experiment& x, const ComponentRegistry& regi
   logger()->info("post-training stage of method '{}' on the base checkpoint", method_name);
   auto t0 = std::chrono::steady_clock::now();
   DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
+  built.model->root().eval();
   built.method->after_source_training(*built.model, stream);
   fs::path ckpt = dir / "checkpoint.pt";
   save_checkpoint(ckpt, built.model->root(), nullptr, {{{"iteration", train.get_int("iterations")}}});

@@ -58,7 +58,8 @@ class S4T_API TTTMethod {
 
   /// True when after_source_training() does work (statistics, a separately trained module).
   virtual bool has_post_training() const;
-  /// Runs after source training with the model frozen: collect source statistics or train a module.
+  /// Runs after source training: collect source statistics or train a module. The host calls it with
+  /// root() in eval mode and gradients enabled; the method sets any other mode it needs.
   virtual void after_source_training(MultiTaskModel& model, BatchStream& source);
 
   /// Which parameters adapt, normalisation behaviour and optimizer.
