@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 
@@ -41,6 +42,15 @@ Batch random_batch(const std::vector<TaskSpec>& tasks, std::int64_t n, std::int6
     b.masks[t.name] = at::ones({n, 1, h, w}, at::TensorOptions().dtype(at::kBool).device(device));
   }
   return b;
+}
+
+// Peak resident memory of the process (VmHWM), in MiB; 0 where /proc is unavailable.
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0.0;
 }
 
 void sync(const at::Device& d) {
@@ -143,6 +153,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       model.forward(batch.images);
     });
     r["params"] = static_cast<double>(model.parameter_counts()["total"]);
+    r["peak_rss_mib"] = peak_rss_mib();  // process high-water mark so far (CPU memory)
     return r;
   };
 
@@ -163,7 +174,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (measured.count("ttt")) row("TTT step [" + method + "]", measured["ttt"], reference["train"]);
   row("inference [" + method + "]", measured["infer"], reference["infer"]);
   std::cout << "  parameters: base " << static_cast<std::int64_t>(reference["params"]) << ", with method "
-            << static_cast<std::int64_t>(measured["params"]) << "\n";
+            << static_cast<std::int64_t>(measured["params"]) << "\n"
+            << "  peak resident memory: " << std::fixed << std::setprecision(0) << reference["peak_rss_mib"]
+            << " MiB after the reference, " << measured["peak_rss_mib"] << " MiB after [" << method << "]\n";
   return 0;
 }
 
