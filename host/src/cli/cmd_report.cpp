@@ -9,6 +9,7 @@
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/comparison.hpp"
+#include "cli/results_table.hpp"
 #include "report/gnuplot_figures.hpp"
 #include "report/run_collection.hpp"
 #include "run/run_directory.hpp"
@@ -22,15 +23,6 @@ namespace fs = std::filesystem;
 namespace s4t::host {
 
 namespace {
-void mean_std(const std::vector<double>& v, double& mean, double& sd) {
-  mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  double var = 0;
-  for (double x : v) var += (x - mean) * (x - mean);
-  sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
-}
-
 std::string fixed(double v, int digits) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(digits) << v;

@@ -8,7 +8,6 @@
 
 namespace s4t::host {
 
-namespace {
 void mean_std(const std::vector<double>& v, double& mean, double& sd) {
   mean = 0.0;
   for (double x : v) mean += x;
@@ -18,6 +17,7 @@ void mean_std(const std::vector<double>& v, double& mean, double& sd) {
   sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
 }
 
+namespace {
 std::string number(double v, int digits) {
   std::ostringstream out;
   out.setf(std::ios::fixed);

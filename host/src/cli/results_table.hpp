@@ -29,6 +29,9 @@ struct ResultsTable {
   nlohmann::json json() const;
 };
 
+/// Mean and sample standard deviation (0 for a single value) of a non-empty list.
+void mean_std(const std::vector<double>& values, double& mean, double& stddev);
+
 /// `runs[method][seed index]`; "none" (if present) gives the Base row, else each seed's first method's step 0.
 /// Δ_TTT of every method is computed against the Base values of the same seed.
 ResultsTable build_results_table(const std::vector<std::string>& methods,
