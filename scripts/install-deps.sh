@@ -13,6 +13,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev
   libopenblas0-pthread              # fast BLAS: the reference libblas3 is ~9x slower
   libopencv-dev libpng-dev libmatio-dev  # image and .mat decoding for the dataset plugins
+  zlib1g-dev                        # CRC-32 checks of checkpoints
   gnuplot-nox                       # figures for `s4t report`
 )
 

@@ -7,11 +7,17 @@
 
 namespace s4t::heads {
 
+const Binding<ConvDecoderSettings>& conv_decoder_binding() {
+  static const auto b = Binding<ConvDecoderSettings>().integer("hidden", &ConvDecoderSettings::hidden, 256,
+                                                               "channels of the 3x3 convolution", 1, 65536);
+  return b;
+}
+
 HeadInput choose_input(const TaskSpec& task, const FeatureInfo& info) {
   if (auto it = info.task_feature_channels.find(task.name); it != info.task_feature_channels.end())
     return {HeadInput::Source::TaskFeatures, it->second};
   if (info.fused_channels > 0) return {HeadInput::Source::Fused, info.fused_channels};
-  if (!info.stage_channels.empty()) return {HeadInput::Source::LastStage, info.stage_channels.back()};
+  if (!info.stages.empty()) return {HeadInput::Source::LastStage, info.stages.back().channels};
   throw PluginError("head for task '" + task.name + "': the backbone offers no feature map");
 }
 
@@ -40,9 +46,9 @@ ConvDecoderImpl::ConvDecoderImpl(std::int64_t in, std::int64_t hidden, std::int6
 
 at::Tensor ConvDecoderImpl::forward(const at::Tensor& x) { return conv2->forward(at::relu(bn1->forward(conv1->forward(x)))); }
 
-ConvDecoderHead::ConvDecoderHead(const TaskSpec& task, const FeatureInfo& info, std::int64_t hidden)
+ConvDecoderHead::ConvDecoderHead(const TaskSpec& task, const FeatureInfo& info, const ConvDecoderSettings& settings)
     : task_(task.name), input_(choose_input(task, info)) {
-  net_ = ConvDecoder(input_.channels, hidden, task.channels);
+  net_ = ConvDecoder(input_.channels, settings.hidden, task.channels);
 }
 
 at::Tensor ConvDecoderHead::forward(const Features& features, std::array<std::int64_t, 2> output_size) {

@@ -1,5 +1,5 @@
 #pragma once
-// Generic task heads: `conv1x1` (the S4T main head, METHODS.md §1.2 item 3) and `conv_decoder`
+// Generic task heads: `conv1x1` (the S4T main head, docs/methods.md#s4t) and `conv_decoder`
 // (3x3 conv + BN + ReLU + 1x1 conv). Both read the task's own feature map when the backbone provides
 // one, else the fused map, else the last stage; the output is resized bilinearly to the input size.
 #include <torch/nn/module.h>
@@ -7,9 +7,16 @@
 #include <torch/nn/modules/conv.h>
 
 #include "s4t/head.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t/task.hpp"
 
 namespace s4t::heads {
+
+/// [head.conv_decoder] as read from TOML.
+struct ConvDecoderSettings {
+  std::int64_t hidden = 256;
+};
+const Binding<ConvDecoderSettings>& conv_decoder_binding();
 
 /// Which Features map a head reads, and its channel count.
 struct HeadInput {
@@ -44,7 +51,7 @@ TORCH_MODULE(ConvDecoder);
 
 class ConvDecoderHead final : public TaskHead {
  public:
-  ConvDecoderHead(const TaskSpec& task, const FeatureInfo& info, std::int64_t hidden);
+  ConvDecoderHead(const TaskSpec& task, const FeatureInfo& info, const ConvDecoderSettings& settings);
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   at::Tensor forward(const Features& features, std::array<std::int64_t, 2> output_size) override;
 

@@ -230,7 +230,9 @@ std::int64_t MTINetImpl::task_feature_channels() const {
   return sum;
 }
 
-std::vector<at::Tensor> MTINetImpl::stages(const at::Tensor& images, NormTape tape) { return trunk_->stages(images, tape); }
+std::vector<at::Tensor> MTINetImpl::stages(const at::Tensor& images, NormTape tape, std::int64_t last_stage) {
+  return trunk_->stages(images, tape, last_stage);
+}
 
 MTINetOutput MTINetImpl::decode(const std::vector<at::Tensor>& stages, NormTape tape, bool initial_predictions) {
   if (stages.size() != 4) throw PluginError("mtinet: the trunk must give 4 stages");

@@ -1,5 +1,5 @@
 #pragma once
-// MTI-Net (Vandenhende, Georgoulis, Van Gool, ECCV 2020; METHODS.md §3) on the stages of a torchvision
+// MTI-Net (Vandenhende, Georgoulis, Van Gool, ECCV 2020; docs/mtinet.md) on the stages of a torchvision
 // ResNet. Module and parameter names follow the reference implementation
 // (SimonVandenhende/Multi-Task-Learning-PyTorch, models/mti_net.py, layers.py, seg_hrnet.py):
 //   scale_<s>.refinement.<task>.{0,1}.*     initial task prediction: two BasicBlocks per task
@@ -11,8 +11,8 @@
 //   heads.<task>.last_layer.{0,1,3}.*       feature aggregation (HRNet head)
 // and, for the ResNet version, `reduce.<s>.{0,1}.*` (1x1 conv + BN + ReLU from C_{s+2} to channels[s]).
 // The ResNet trunk's modules are registered at the top level under torchvision's own names (conv1, bn1,
-// layer1 ... layer4) so torchvision state dicts load unchanged and methods that select "backbone.layer1"
-// etc. work on MTI-Net as on the plain ResNet.
+// layer1 ... layer4) so torchvision state dicts load unchanged and the trunk's stage prefixes
+// (FeatureInfo::stages) are those of the plain ResNet.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -162,8 +162,8 @@ class MTINetImpl : public torch::nn::Module {
  public:
   MTINetImpl(const MTINetOptions& options, std::vector<TaskOutput> tasks);
 
-  /// C2..C5 of the ResNet trunk.
-  std::vector<at::Tensor> stages(const at::Tensor& images, NormTape tape = nullptr);
+  /// C2..C5 of the ResNet trunk; `last_stage` >= 0 stops after that stage.
+  std::vector<at::Tensor> stages(const at::Tensor& images, NormTape tape = nullptr, std::int64_t last_stage = -1);
   /// Reduction, initial predictions and FPMs (coarse to fine), distillation and aggregation.
   /// `initial_predictions = false` skips the 1x1 decoders of the initial predictions.
   MTINetOutput decode(const std::vector<at::Tensor>& stages, NormTape tape = nullptr, bool initial_predictions = true);

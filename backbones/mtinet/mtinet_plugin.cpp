@@ -5,12 +5,14 @@
 namespace s4t::mtinet {
 
 const char* mtinet_doc() {
-  return R"(MTI-Net (Vandenhende et al., ECCV 2020; METHODS.md 3) on a torchvision ResNet trunk: a whole
+  return R"(MTI-Net (Vandenhende et al., ECCV 2020; docs/mtinet.md) on a torchvision ResNet trunk: a whole
 multi-task architecture that predicts every task itself (no [model] head is built).
 Trunk: the resnet plugin's ResNet (depth, width, bn_momentum), registered at the top of this module under
-  torchvision's names (backbone.conv1, backbone.bn1, backbone.layer1.0.conv1.weight ...), so `pretrained`
-  takes a plain torchvision state dict and methods that select trunk stages by name (NC-TTT, TTTFlow, ...)
-  work unchanged. Features::stages = C2..C5 as for `resnet`; no fused map.
+  torchvision's names (conv1, bn1, layer1.0.conv1.weight ...), so `pretrained` takes a plain torchvision
+  state dict. Features::stages = C2..C5 and FeatureInfo::stages (parameter prefixes conv1., bn1., layer1.
+  for C2, layer2. .. layer4. for C3..C5) as for `resnet`, so methods that adapt the encoder up to a stage
+  (NC-TTT, TTTFlow, ...) work unchanged; the reductions and everything after them are in no stage. No
+  fused map.
 Reduction: reduce.<s> = 1x1 conv (no bias) + BN + ReLU from C2..C5 to channels[0..3] (a ResNet-50 stage has
   256..2048 channels; an FPM on |A|*2048 channels would need hundreds of millions of parameters).
 Per scale s = 3 (stride 32) .. 0 (stride 4), names as in the reference code:
@@ -31,9 +33,9 @@ Features::task_features[task]: the distilled multi-scale concat of that task (ta
   latents with one 1x1 projection per task.
 Features::deep_supervision[task] (training mode, deep_supervision = true): the initial predictions of scales
   0..3, resized to the image; the host adds the loss terms "<task>@ds0" .. "<task>@ds3" with the task's weight
-  (METHODS.md 3: L = sum_s sum_t w_t l_t(initial) + sum_t w_t l_t(final)).
+  (MTI-Net: L = sum_s sum_t w_t l_t(initial) + sum_t w_t l_t(final)).
 ForwardOptions: record_norm_outputs records every BatchNorm output (trunk, then MTI-Net in forward order);
-  stages_only stops after the trunk.
+  stages_only stops after the trunk, stop_after_stage = k after C(k+2).
 Default widths (48, 96, 192, 384) are HRNet-W48's: the MTI-Net part (100.03 M for 4 tasks) then has the
   size of MTI-Net on HRNet-W48. With a ResNet-50 trunk and tasks semseg(7)+depth(1)+normals(3)+edge(1):
   trunk 23.51 M + reductions 1.05 M + MTI-Net 100.03 M = 124.58 M (S4T adds 4.88 M, NC-TTT 0.36 M). The
@@ -47,12 +49,11 @@ namespace {
 void register_mtinet(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "mtinet";
-  info.version = "1.0.0";
   info.summary = "MTI-Net (ECCV 2020) on ResNet stages: multi-scale task interactions, predicts every task itself";
   info.doc = s4t::mtinet::mtinet_doc();
-  info.schema = s4t::mtinet::mtinet_schema();
+  info.schema = s4t::mtinet::mtinet_binding().schema();
   r.add_backbone(info, [](const s4t::BuildContext& ctx, const s4t::Options& o) {
-    return std::make_shared<s4t::mtinet::MTINetBackbone>(ctx, o);
+    return std::make_shared<s4t::mtinet::MTINetBackbone>(ctx, s4t::mtinet::mtinet_binding().read(o));
   });
 }
 }  // namespace

@@ -127,13 +127,28 @@ ResNetImpl::ResNetImpl(const ResNetOptions& o) {
   }
 }
 
-std::vector<at::Tensor> ResNetImpl::stages(const at::Tensor& images, NormTape tape) {
+std::vector<StageInfo> ResNetImpl::stage_info() const {
+  std::vector<StageInfo> out;
+  for (std::size_t s = 0; s < channels_.size(); ++s) {
+    StageInfo info;
+    info.name = "C" + std::to_string(s + 2);
+    info.channels = channels_[s];
+    info.stride = strides_[s];
+    if (s == 0) info.parameter_prefixes = {"conv1.", "bn1."};  // the stem computes C2 with layer1
+    info.parameter_prefixes.push_back("layer" + std::to_string(s + 1) + ".");
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<at::Tensor> ResNetImpl::stages(const at::Tensor& images, NormTape tape, std::int64_t last_stage) {
   auto x = at::relu(tape_bn(bn1, conv1->forward(images), tape));
   x = maxpool->forward(x);
   std::vector<at::Tensor> out;
   for (auto& layer : layers_) {
     for (auto& block : layer) x = block->run(x, tape);
     out.push_back(x);
+    if (last_stage >= 0 && static_cast<std::int64_t>(out.size()) > last_stage) break;
   }
   return out;
 }

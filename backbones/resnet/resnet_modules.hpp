@@ -9,6 +9,8 @@
 
 #include <vector>
 
+#include "s4t/features.hpp"
+
 namespace s4t::resnet {
 
 struct ResNetOptions {
@@ -56,10 +58,13 @@ class BottleneckImpl : public BlockImpl {
 class ResNetImpl : public torch::nn::Module {
  public:
   explicit ResNetImpl(const ResNetOptions& options);
-  /// C2..C5 (outputs of layer1..layer4).
-  std::vector<at::Tensor> stages(const at::Tensor& images, NormTape tape = nullptr);
+  /// C2..C5 (outputs of layer1..layer4); `last_stage` >= 0 stops after that stage (0 = C2).
+  std::vector<at::Tensor> stages(const at::Tensor& images, NormTape tape = nullptr, std::int64_t last_stage = -1);
   const std::vector<std::int64_t>& channels() const { return channels_; }
   const std::vector<std::int64_t>& strides() const { return strides_; }
+  /// C2..C5 as FeatureInfo::stages: prefixes {conv1., bn1., layer1.}, {layer2.}, ... relative to the module
+  /// that holds this network's children (this one, or MTI-Net, which mounts them under the same names).
+  std::vector<StageInfo> stage_info() const;
 
  private:
   torch::nn::Conv2d conv1{nullptr};

@@ -1,5 +1,5 @@
 // The `nyudv2` dataset: NYUD-v2 in the multi-task layouts of MTI-Net (NYUD_MT.tgz) and of ATRC (used
-// by the S4T code), METHODS.md §5.1. Tasks semseg, depth, normals, edge.
+// by the S4T code), docs/datasets.md#nyudv2. Tasks semseg, depth, normals, edge.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace s4t::data;
 
-enum class Layout { MtiNet, Atrc };
+enum class Layout { Auto, MtiNet, Atrc };
 
 CommonDefaults defaults() {
   CommonDefaults d;
@@ -39,11 +39,27 @@ CommonDefaults defaults() {
   return d;
 }
 
+struct Settings {
+  CommonSettings common;
+  Layout layout = Layout::Auto;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b =
+      s4t::Binding<Settings>()
+          .group(&Settings::common, common_binding(defaults(), "nyudv2"))
+          .choice("layout", &Settings::layout, "auto",
+                  {{"auto", Layout::Auto}, {"mtinet", Layout::MtiNet}, {"atrc", Layout::Atrc}},
+                  "file layout: auto (detect from images/<id>.jpg vs .png), mtinet or atrc");
+  return b;
+}
+
 class NyudDataset final : public RealDataset {
  public:
-  NyudDataset(const s4t::DatasetContext& ctx, const s4t::Options& o)
-      : RealDataset("nyudv2", parse_common_options(ctx, o, defaults(), "nyudv2")),
-        mapping_(make_label_mapping(DatasetKind::Nyud, common().classes)) {
+  NyudDataset(const s4t::DatasetContext& ctx, const Settings& s)
+      : RealDataset("nyudv2", common_options(ctx, s.common, defaults(), "nyudv2")),
+        mapping_(make_label_mapping(DatasetKind::Nyud, common().classes)),
+        layout_(s.layout) {
     auto semseg = s4t::semseg_task(mapping_.class_names);
     select_tasks({semseg, s4t::depth_task(), s4t::normals_task(), s4t::edge_task()});
     const fs::path& root = common().root;
@@ -52,10 +68,7 @@ class NyudDataset final : public RealDataset {
     ids_ = read_lines(split_file, "NYUD-v2 split file");
     if (ids_.empty()) throw s4t::DataError(split_file.string() + ": the split file lists no image ids");
 
-    const std::string layout = o.get_string("layout");
-    if (layout == "mtinet") layout_ = Layout::MtiNet;
-    else if (layout == "atrc") layout_ = Layout::Atrc;
-    else {
+    if (layout_ == Layout::Auto) {
       // auto: the first id with an image decides (MTI-Net ships JPEG images, ATRC PNG).
       bool found = false;
       for (const auto& id : ids_) {
@@ -193,14 +206,13 @@ class NyudDataset final : public RealDataset {
   }
 
   LabelMapping mapping_;
-  Layout layout_ = Layout::MtiNet;
+  Layout layout_;  ///< MtiNet or Atrc once the constructor has run
   std::vector<std::string> ids_;
 };
 
 void register_nyudv2(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "nyudv2";
-  info.version = "1.0.0";
   info.summary = "NYUD-v2 multi-task (MTI-Net or ATRC layout): semseg, depth, normals, edge";
   info.doc =
       "Reads <root>/gt_sets/{train,val}.txt and, per id: MTI-Net layout images/<id>.jpg, segmentation/<id>.png "
@@ -211,13 +223,9 @@ void register_nyudv2(s4t::Registrar& r) {
       "(depth / s), balanced 448x576 crop, flip (normal x negated), photometric distortion, ImageNet mean/std; "
       "target role: native 480x640 (or height/width). classes = nyud_taskonomy (7) / nyud_pascal (4) / native (40). "
       "Edge task: class-balanced BCE (w 50); depth: L1 on valid pixels. See docs/datasets.md.";
-  s4t::Schema schema;
-  add_common_options(schema, defaults());
-  schema.add_string("layout", "auto", "file layout: auto (detect from images/<id>.jpg vs .png), mtinet or atrc",
-                    {"auto", "mtinet", "atrc"});
-  info.schema = schema;
+  info.schema = binding().schema();
   r.add_dataset(info, [](const s4t::DatasetContext& ctx, const s4t::Options& o) {
-    return std::make_shared<NyudDataset>(ctx, o);
+    return std::make_shared<NyudDataset>(ctx, binding().read(o));
   });
 }
 

@@ -1,5 +1,5 @@
 // The `pascal_context` dataset: PASCAL-Context in the multi-task layout of MTI-Net's PASCAL_MT.tgz
-// (METHODS.md §5.2). Tasks semseg (VOC 21 classes or a shared subset), normals (distilled), edge
+// (docs/datasets.md#pascal_context). Tasks semseg (VOC 21 classes or a shared subset), normals (distilled), edge
 // (derived from the 459-class LabelMap). No depth.
 #include <algorithm>
 #include <filesystem>
@@ -42,12 +42,27 @@ CommonDefaults defaults() {
   return d;
 }
 
+struct Settings {
+  CommonSettings common;
+  bool mask_normals = true;  ///< normals_mask = "nyu_classes"
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b =
+      s4t::Binding<Settings>()
+          .group(&Settings::common, common_binding(defaults(), "pascal_context"))
+          .choice("normals_mask", &Settings::mask_normals, "nyu_classes", {{"nyu_classes", true}, {"none", false}},
+                  "keep distilled normals only on PASCAL-Context classes that exist in NYUD (nyu_classes, as "
+                  "MTL-PyTorch) or everywhere (none)");
+  return b;
+}
+
 class PascalContextDataset final : public RealDataset {
  public:
-  PascalContextDataset(const s4t::DatasetContext& ctx, const s4t::Options& o)
-      : RealDataset("pascal_context", parse_common_options(ctx, o, defaults(), "pascal_context")),
+  PascalContextDataset(const s4t::DatasetContext& ctx, const Settings& s)
+      : RealDataset("pascal_context", common_options(ctx, s.common, defaults(), "pascal_context")),
         mapping_(make_label_mapping(DatasetKind::Pascal, common().classes)),
-        mask_normals_(o.get_string("normals_mask") == "nyu_classes") {
+        mask_normals_(s.mask_normals) {
     select_tasks({s4t::semseg_task(mapping_.class_names), s4t::normals_task(), s4t::edge_task()});
     needs_mat_ = wants("edge") || (wants("normals") && mask_normals_);
     if (needs_mat_ && !have_mat_support())
@@ -180,7 +195,6 @@ class PascalContextDataset final : public RealDataset {
 void register_pascal_context(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "pascal_context";
-  info.version = "1.0.0";
   info.summary = "PASCAL-Context multi-task (PASCAL_MT): semseg, normals, edge";
   info.doc =
       "Reads <root>/ImageSets/Context/{train,val}.txt and, per id: JPEGImages/<id>.jpg, semseg/VOC12/<id>.png "
@@ -190,15 +204,9 @@ void register_pascal_context(s4t::Registrar& r) {
       "skimage.morphology.thin) of |Laplacian(LabelMap)| > 0. Source role: random scale 0.5-2, balanced 512x512 "
       "crop, flip, photometric distortion, ImageNet mean/std; target role: padded to 512x512 (labels 255 in the "
       "padding). classes = pascal_taskonomy (6) / nyud_pascal (4) / native (21). No depth task.";
-  s4t::Schema schema;
-  add_common_options(schema, defaults());
-  schema.add_string("normals_mask", "nyu_classes",
-                    "keep distilled normals only on PASCAL-Context classes that exist in NYUD (nyu_classes, as "
-                    "MTL-PyTorch) or everywhere (none)",
-                    {"nyu_classes", "none"});
-  info.schema = schema;
+  info.schema = binding().schema();
   r.add_dataset(info, [](const s4t::DatasetContext& ctx, const s4t::Options& o) {
-    return std::make_shared<PascalContextDataset>(ctx, o);
+    return std::make_shared<PascalContextDataset>(ctx, binding().read(o));
   });
 }
 

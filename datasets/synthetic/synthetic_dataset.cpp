@@ -16,7 +16,7 @@ namespace s4t::synthetic {
 namespace {
 
 constexpr std::uint64_t kTargetNoiseStream = 0x6e6f697365ull;  // "noise"
-// ImageNet statistics, as for the real datasets (METHODS.md 1.3), so the same network sees both.
+// ImageNet statistics, as for the real datasets (docs/datasets.md), so the same network sees both.
 constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
 

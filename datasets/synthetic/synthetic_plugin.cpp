@@ -1,7 +1,10 @@
 // Plugin entry: registers the `synthetic` dataset (the embedded default: no files needed).
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "s4t/error.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t/plugin.hpp"
 #include "synthetic_dataset.hpp"
 
@@ -9,26 +12,51 @@ namespace {
 
 using s4t::synthetic::SyntheticOptions;
 
-s4t::Schema synthetic_schema() {
-  s4t::Schema s;
-  s.add_string("domain", "auto",
-               "appearance domain; auto = the role ([data.source] -> source, [data.target] -> target); "
-               "both domains share the scene layouts",
-               {"auto", "source", "target"});
-  s.add_int("size", 512, "number of samples", 1, 1e12);
-  s.add_int("height", 64, "image height in pixels", 16, 4096);
-  s.add_int("width", 64, "image width in pixels", 16, 4096);
-  s.add_int("seed", 0, "scene seed: sample i is the same image for the same seed (the run seed is not used)", 0, 1e15);
-  s.add_int("objects_min", 3, "fewest objects per scene (fewer if they do not fit)", 0, 32);
-  s.add_int("objects_max", 7, "most objects per scene", 0, 32);
-  s.add_float("shift", 1.0, "target domain: strength of the whole appearance shift, 0 = source look, 1 = full", 0, 1);
-  s.add_float("noise_std", 0.08, "target domain: additive Gaussian noise std on [0,1] intensities at shift 1", 0, 1);
-  s.add_float("hue_shift", 60.0, "target domain: palette hue rotation in degrees at shift 1", -180, 180);
-  s.add_float("blur", 0.6, "target domain: Gaussian blur sigma at shift 1, in pixels per 64 pixels of width", 0, 8);
-  s.add_float("fov", 60.0, "horizontal field of view of the pinhole camera, degrees", 20, 120);
-  s.add_float("edge_threshold", 0.05, "relative depth jump between neighbouring surfaces that makes an edge", 1e-4, 10);
-  s.add_bool("shadows", true, "objects cast hard shadows (both domains)");
-  return s;
+enum class Domain { Auto, Source, Target };
+
+/// [data.*] options of the `synthetic` dataset as read from TOML.
+struct Settings {
+  Domain domain = Domain::Auto;
+  std::int64_t size = 512, height = 64, width = 64, seed = 0;
+  std::int64_t objects_min = 3, objects_max = 7;
+  double shift = 1.0, noise_std = 0.08, hue_shift = 60.0, blur = 0.6, fov = 60.0, edge_threshold = 0.05;
+  bool shadows = true;
+};
+
+const s4t::Binding<Settings>& binding() {
+  using S = Settings;
+  static const auto b =
+      s4t::Binding<S>()
+          .choice("domain", &S::domain, "auto",
+                  {{"auto", Domain::Auto}, {"source", Domain::Source}, {"target", Domain::Target}},
+                  "appearance domain; auto = the role ([data.source] -> source, [data.target] -> target); "
+                  "both domains share the scene layouts")
+          .integer("size", &S::size, 512, "number of samples", 1, 1e12)
+          .integer("height", &S::height, 64, "image height in pixels", 16, 4096)
+          .integer("width", &S::width, 64, "image width in pixels", 16, 4096)
+          .integer("seed", &S::seed, 0,
+                   "scene seed: sample i is the same image for the same seed (the run seed is not used)", 0, 1e15)
+          .integer("objects_min", &S::objects_min, 3, "fewest objects per scene (fewer if they do not fit)", 0, 32)
+          .integer("objects_max", &S::objects_max, 7, "most objects per scene", 0, 32)
+          .real("shift", &S::shift, 1.0,
+                "target domain: strength of the whole appearance shift, 0 = source look, 1 = full", 0, 1)
+          .real("noise_std", &S::noise_std, 0.08,
+                "target domain: additive Gaussian noise std on [0,1] intensities at shift 1", 0, 1)
+          .real("hue_shift", &S::hue_shift, 60.0, "target domain: palette hue rotation in degrees at shift 1", -180,
+                180)
+          .real("blur", &S::blur, 0.6,
+                "target domain: Gaussian blur sigma at shift 1, in pixels per 64 pixels of width", 0, 8)
+          .real("fov", &S::fov, 60.0, "horizontal field of view of the pinhole camera, degrees", 20, 120)
+          .real("edge_threshold", &S::edge_threshold, 0.05,
+                "relative depth jump between neighbouring surfaces that makes an edge", 1e-4, 10)
+          .flag("shadows", &S::shadows, true, "objects cast hard shadows (both domains)")
+          .then([](S& s, const s4t::Options& o) {
+            if (s.objects_min > s.objects_max)
+              throw s4t::ConfigError((o.owner().empty() ? std::string("synthetic:") : o.owner()) +
+                                     " objects_min = " + std::to_string(s.objects_min) +
+                                     " is larger than objects_max = " + std::to_string(s.objects_max));
+          });
+  return b;
 }
 
 const char* const kDoc =
@@ -58,36 +86,32 @@ const char* const kDoc =
     "get() is thread-safe; a 64x64 sample takes about 0.5 ms of one core.";
 
 std::shared_ptr<s4t::Dataset> make_synthetic(const s4t::DatasetContext& ctx, const s4t::Options& o) {
+  const Settings s = binding().read(o);
   SyntheticOptions opt;
-  const std::string& domain = o.get_string("domain");
-  opt.target = domain == "target" || (domain == "auto" && ctx.role == "target");
-  opt.size = o.get_int("size");
-  opt.height = static_cast<int>(o.get_int("height"));
-  opt.width = static_cast<int>(o.get_int("width"));
-  opt.seed = static_cast<std::uint64_t>(o.get_int("seed"));
-  opt.scene.objects_min = static_cast<int>(o.get_int("objects_min"));
-  opt.scene.objects_max = static_cast<int>(o.get_int("objects_max"));
-  opt.scene.horizontal_fov_deg = static_cast<float>(o.get_float("fov"));
-  opt.appearance.shift = static_cast<float>(o.get_float("shift"));
-  opt.appearance.noise_std = static_cast<float>(o.get_float("noise_std"));
-  opt.appearance.hue_shift_deg = static_cast<float>(o.get_float("hue_shift"));
-  opt.appearance.blur = static_cast<float>(o.get_float("blur"));
-  opt.appearance.shadows = o.get_bool("shadows");
-  opt.edge_threshold = static_cast<float>(o.get_float("edge_threshold"));
+  opt.target = s.domain == Domain::Target || (s.domain == Domain::Auto && ctx.role == "target");
+  opt.size = s.size;
+  opt.height = static_cast<int>(s.height);
+  opt.width = static_cast<int>(s.width);
+  opt.seed = static_cast<std::uint64_t>(s.seed);
+  opt.scene.objects_min = static_cast<int>(s.objects_min);
+  opt.scene.objects_max = static_cast<int>(s.objects_max);
+  opt.scene.horizontal_fov_deg = static_cast<float>(s.fov);
+  opt.appearance.shift = static_cast<float>(s.shift);
+  opt.appearance.noise_std = static_cast<float>(s.noise_std);
+  opt.appearance.hue_shift_deg = static_cast<float>(s.hue_shift);
+  opt.appearance.blur = static_cast<float>(s.blur);
+  opt.appearance.shadows = s.shadows;
+  opt.edge_threshold = static_cast<float>(s.edge_threshold);
   opt.tasks = ctx.tasks;
-  if (opt.scene.objects_min > opt.scene.objects_max)
-    throw s4t::ConfigError((o.owner().empty() ? std::string("synthetic:") : o.owner()) + " objects_min = " + std::to_string(opt.scene.objects_min) +
-                           " is larger than objects_max = " + std::to_string(opt.scene.objects_max));
   return std::make_shared<s4t::synthetic::SyntheticDataset>(std::move(opt));
 }
 
 void register_synthetic(s4t::Registrar& registrar) {
   s4t::ComponentInfo info;
   info.name = "synthetic";
-  info.version = "1.0.0";
   info.summary = "procedural indoor scenes with 4 consistent tasks; source and appearance-shifted target domain";
   info.doc = kDoc;
-  info.schema = synthetic_schema();
+  info.schema = binding().schema();
   registrar.add_dataset(std::move(info), &make_synthetic);
 }
 

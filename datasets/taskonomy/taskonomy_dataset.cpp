@@ -1,5 +1,5 @@
 // The `taskonomy` dataset: Taskonomy in the Omnidata-downloader layout used by the S4T loader
-// (METHODS.md §5.3): <root>/<domain>/taskonomy/<building>/point_<P>_view_<V>_domain_<domain>.png for the
+// (docs/datasets.md#taskonomy): <root>/<domain>/taskonomy/<building>/point_<P>_view_<V>_domain_<domain>.png for the
 // domains rgb, segment_semantic, depth_zbuffer, normal and edge_occlusion, with a split CSV of
 // (building, is_train, is_val, is_test).
 #include <algorithm>
@@ -13,7 +13,6 @@
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
-#include <spdlog/spdlog.h>
 
 #include "s4t/error.hpp"
 #include "s4t/log.hpp"
@@ -28,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace s4t::data;
 
-// Domain folder of each task (METHODS.md §1.1: semseg <-> segment_semantic, depth <-> depth_zbuffer,
+// Domain folder of each task (docs/datasets.md: semseg <-> segment_semantic, depth <-> depth_zbuffer,
 // normals <-> normal, edge <-> edge_occlusion).
 const std::vector<std::pair<std::string, std::string>>& task_domains() {
   static const std::vector<std::pair<std::string, std::string>> d = {
@@ -53,6 +52,37 @@ CommonDefaults defaults() {
   d.photometric = false;
   d.normalize = "minus_one_one";
   return d;
+}
+
+struct Settings {
+  CommonSettings common;
+  std::string split_file;
+  double test_fraction = 0.1;
+  std::vector<std::string> exclude_buildings;
+  bool bilinear_labels = false;  ///< label_resize = "bilinear"
+  bool mask_invalid_depth = false;
+  double edge_blur_sigma = 4.0;
+};
+
+const s4t::Binding<Settings>& binding() {
+  using S = Settings;
+  static const auto b =
+      s4t::Binding<S>()
+          .group(&S::common, common_binding(defaults(), "taskonomy"))
+          .text("split_file", &S::split_file, "splits_taskonomy/train_val_test_tiny.csv",
+                "split CSV (building, is_train, is_val, is_test); relative paths resolve against root")
+          .real("test_fraction", &S::test_fraction, 0.1,
+                "split = test keeps the first floor(f * n) sorted views of each test building (the S4T test subset)",
+                0.0, 1.0)
+          .texts("exclude_buildings", &S::exclude_buildings, {"woodbine", "wiconisco"},
+                 "buildings never used (the S4T loader skips these two: incomplete downloads)")
+          .choice("label_resize", &S::bilinear_labels, "nearest", {{"nearest", false}, {"bilinear", true}},
+                  "segment_semantic resizing: nearest, or bilinear (the S4T loader's quirk)")
+          .flag("mask_invalid_depth", &S::mask_invalid_depth, false,
+                "mark depth_zbuffer = 65535 (no hit) invalid; S4T keeps every pixel valid")
+          .real("edge_blur_sigma", &S::edge_blur_sigma, 4.0,
+                "Gaussian blur of the occlusion edges, in output pixels (0 = none)", 0.0, 64.0);
+  return b;
 }
 
 bool flag(const std::string& v) { return v == "1" || v == "True" || v == "true" || v == "1.0"; }
@@ -91,19 +121,19 @@ struct Entry {
 
 class TaskonomyDataset final : public RealDataset {
  public:
-  TaskonomyDataset(const s4t::DatasetContext& ctx, const s4t::Options& o)
-      : RealDataset("taskonomy", parse_common_options(ctx, o, defaults(), "taskonomy")),
+  TaskonomyDataset(const s4t::DatasetContext& ctx, const Settings& s)
+      : RealDataset("taskonomy", common_options(ctx, s.common, defaults(), "taskonomy")),
         mapping_(make_label_mapping(DatasetKind::Taskonomy, common().classes)),
-        bilinear_labels_(o.get_string("label_resize") == "bilinear"),
-        mask_far_depth_(o.get_bool("mask_invalid_depth")),
-        blur_sigma_(o.get_float("edge_blur_sigma")),
-        test_fraction_(o.get_float("test_fraction")) {
+        bilinear_labels_(s.bilinear_labels),
+        mask_far_depth_(s.mask_invalid_depth),
+        blur_sigma_(s.edge_blur_sigma),
+        test_fraction_(s.test_fraction) {
     auto depth = s4t::depth_task();
     depth.unit = "log";  // log(1 + d) / log(2^16)
     auto normals = s4t::normals_task();
     auto edge = s4t::edge_task();
     // Taskonomy's occlusion edges are a continuous, blurred map in about [-1, 1]: regressed with L1 and
-    // evaluated on the raw output (METHODS.md §1.3/§1.6).
+    // evaluated on the raw output (docs/datasets.md#taskonomy).
     edge.loss = s4t::LossKind::L1;
     edge.activation = s4t::Activation::None;
     // S4T weighs Taskonomy's source losses by learned uncertainty, not fixed weights: every fixed weight
@@ -116,8 +146,8 @@ class TaskonomyDataset final : public RealDataset {
     domains_ = {"rgb"};
     for (auto& [task, domain] : task_domains())
       if (wants(task)) domains_.push_back(domain);
-    const fs::path split_file = resolve_path(root, o.get_string("split_file"));
-    auto buildings = read_buildings(split_file, o.get_string_list("exclude_buildings"));
+    const fs::path split_file = resolve_path(root, s.split_file);
+    auto buildings = read_buildings(split_file, s.exclude_buildings);
 
     // Scan each building: files of all domains, paired by (point, view) in sorted order.
     std::vector<Entry> entries;
@@ -146,7 +176,7 @@ class TaskonomyDataset final : public RealDataset {
         if (!common().skip_bad)
           throw s4t::DataError("taskonomy: folder not found: " + absent.front() + " (building '" + b +
                                "' exists for other domains; every domain needs its folder)");
-        s4t::logger()->warn("taskonomy: skipping building '{}': missing {}", b, absent.front());
+        s4t::log::warn("taskonomy: skipping building '{}': missing {}", b, absent.front());
         continue;
       }
       const auto& rgb = names["rgb"];
@@ -190,12 +220,12 @@ class TaskonomyDataset final : public RealDataset {
       if (!common().skip_bad)
         throw s4t::DataError("taskonomy: file not found: " + missing.front() + " (" + std::to_string(missing.size()) +
                              " views lack a file of some domain; on_error = \"skip\" drops them)");
-      s4t::logger()->warn("taskonomy: skipping {} views that lack a file of some domain (first: {})", missing.size(),
-                          missing.front());
+      s4t::log::warn("taskonomy: skipping {} views that lack a file of some domain (first: {})", missing.size(),
+                     missing.front());
     }
     if (not_downloaded > 0)
-      s4t::logger()->warn("taskonomy: {} of {} buildings of split '{}' in {} are not under {} (not downloaded?)",
-                          not_downloaded, buildings.size(), common().split, split_file.string(), root.string());
+      s4t::log::warn("taskonomy: {} of {} buildings of split '{}' in {} are not under {} (not downloaded?)",
+                     not_downloaded, buildings.size(), common().split, split_file.string(), root.string());
     if (common().max_samples > 0 && static_cast<std::int64_t>(entries.size()) > common().max_samples)
       entries.resize(static_cast<std::size_t>(common().max_samples));
     if (entries.empty())
@@ -352,7 +382,6 @@ class TaskonomyDataset final : public RealDataset {
 void register_taskonomy(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "taskonomy";
-  info.version = "1.0.0";
   info.summary = "Taskonomy (Omnidata layout): semseg, depth (log), normals, occlusion edges";
   info.doc =
       "Reads <root>/<domain>/taskonomy/<building>/point_<P>_view_<V>_domain_<domain>.png for rgb, segment_semantic, "
@@ -364,23 +393,9 @@ void register_taskonomy(s4t::Registrar& r) {
       "(label_resize = bilinear reproduces the S4T quirk) and mapped to the shared classes. Test subset: split = "
       "test keeps the first floor(test_fraction * n) (at least 1) sorted views of each test building (default "
       "10 %). Augmentation (source): flip only. classes = nyud_taskonomy (7) / pascal_taskonomy (6) / native (17).";
-  s4t::Schema schema;
-  add_common_options(schema, defaults());
-  schema.add_string("split_file", "splits_taskonomy/train_val_test_tiny.csv",
-                    "split CSV (building, is_train, is_val, is_test); relative paths resolve against root")
-      .add_float("test_fraction", 0.1,
-                 "split = test keeps the first floor(f * n) sorted views of each test building (the S4T test subset)",
-                 0.0, 1.0)
-      .add_string_list("exclude_buildings", {"woodbine", "wiconisco"},
-                       "buildings never used (the S4T loader skips these two: incomplete downloads)")
-      .add_string("label_resize", "nearest",
-                  "segment_semantic resizing: nearest, or bilinear (the S4T loader's quirk)", {"nearest", "bilinear"})
-      .add_bool("mask_invalid_depth", false,
-                "mark depth_zbuffer = 65535 (no hit) invalid; S4T keeps every pixel valid")
-      .add_float("edge_blur_sigma", 4.0, "Gaussian blur of the occlusion edges, in output pixels (0 = none)", 0.0, 64.0);
-  info.schema = schema;
+  info.schema = binding().schema();
   r.add_dataset(info, [](const s4t::DatasetContext& ctx, const s4t::Options& o) {
-    return std::make_shared<TaskonomyDataset>(ctx, o);
+    return std::make_shared<TaskonomyDataset>(ctx, binding().read(o));
   });
 }
 

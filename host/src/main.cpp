@@ -1,5 +1,5 @@
-// s4t: multi-task test-time training. Dispatches to one subcommand; every error reaches the user as
-// one clear message and a non-zero exit code.
+// s4t: multi-task test-time training. Dispatches to one subcommand; every error reaches the user once,
+// as one clear message on the terminal and in the run's log.txt, and a non-zero exit code.
 #include <c10/util/Exception.h>
 
 #include <unistd.h>
@@ -11,6 +11,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/host_context.hpp"
+#include "engine/interrupt.hpp"
+#include "run/logging.hpp"
 #include "s4t/error.hpp"
 #include "s4t/version.hpp"
 #include "util/closest_match.hpp"
@@ -20,6 +22,7 @@ const char* kUsage =
     "usage: s4t <command> [options]\n\n"
     "commands:\n"
     "  plugins [show NAME]   list plugins (kind, name, version, file) and load failures; show a component's options\n"
+    "  config keys           every key of the host's tables: type, default, range or choices, doc\n"
     "  train CONFIG          source training (with periodic checkpoints; --resume continues)\n"
     "  adapt CONFIG          test-time training on the target set; per-step, per-task metrics and Δ_TTT\n"
     "  eval CONFIG           evaluate a checkpoint without adaptation\n"
@@ -48,6 +51,7 @@ void ensure_passive_openmp_wait(char** argv) {
 int main(int argc, char** argv) {
   ensure_passive_openmp_wait(argv);
   s4t::host::configure_runtime(0);
+  s4t::host::install_sdk_log_sink();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
   }
   using Command = int (*)(const std::vector<std::string>&);
   const std::map<std::string, Command> commands = {
-      {"plugins", s4t::host::cmd_plugins}, {"train", s4t::host::cmd_train}, {"adapt", s4t::host::cmd_adapt},
+      {"plugins", s4t::host::cmd_plugins}, {"config", s4t::host::cmd_config},
+      {"train", s4t::host::cmd_train},     {"adapt", s4t::host::cmd_adapt},
       {"eval", s4t::host::cmd_eval},       {"info", s4t::host::cmd_info},   {"compare", s4t::host::cmd_compare},
       {"bench", s4t::host::cmd_bench},     {"report", s4t::host::cmd_report}, {"sweep", s4t::host::cmd_sweep}};
   const std::string name = argv[1];
@@ -70,19 +75,30 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
+  // Through the logger: the terminal, and the log.txt of the run directory that is open, if any.
+  auto report = [&name](const std::string& what, const std::string& message) {
+    s4t::host::logger()->error("s4t {}: {}{}", name, what, message);
+    s4t::host::logger()->flush();
+  };
   try {
     return it->second(args);
   } catch (const s4t::ConfigError& e) {
-    std::cerr << "s4t " << name << ": config error: " << e.what() << "\n";
+    report("config error: ", e.what());
     return 2;
+  } catch (const s4t::host::Interrupted& e) {
+    report("", e.what());
+    return e.exit_code();
   } catch (const s4t::Error& e) {
-    std::cerr << "s4t " << name << ": error: " << e.what() << "\n";
+    report("error: ", e.what());
     return 1;
   } catch (const c10::Error& e) {
-    std::cerr << "s4t " << name << ": LibTorch error: " << e.what_without_backtrace() << "\n";
+    report("LibTorch error: ", e.what_without_backtrace());
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "s4t " << name << ": error: " << e.what() << "\n";
+    report("error: ", e.what());
+    return 1;
+  } catch (...) {
+    report("error: ", "an exception that is not a std::exception");
     return 1;
   }
 }

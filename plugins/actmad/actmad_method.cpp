@@ -1,32 +1,59 @@
-// ActMAD (Mirza et al., CVPR 2023; METHODS.md §2.7): align the location-aware (C×H×W) mean and
+// ActMAD (Mirza et al., CVPR 2023; docs/methods.md#actmad): align the location-aware (C×H×W) mean and
 // variance over the batch of every BatchNorm output with statistics gathered on source data.
 //
-// Multi-task adaptation [RECON]: identical to the original — every BatchNorm output the backbone
-// records (ForwardOptions::record_norm_outputs; for ResNet: stem bn1, every block's bn1..bn3 and each
-// downsample BN, in forward order) is matched; all network parameters adapt, BatchNorm in eval mode.
+// Multi-task adaptation [RECON]: identical to the original — every normalisation output the backbone
+// records (ForwardOptions::record_norm_outputs, in forward order; the backbone decides which: a ResNet
+// records all of its BatchNorm layers, stem and downsample ones included) is matched; all network
+// parameters adapt, BatchNorm in eval mode.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "s4t/error.hpp"
 #include "s4t/log.hpp"
 #include "s4t/method.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t/optimizer.hpp"
+#include "s4t/parameter_selection.hpp"
 #include "s4t/plugin.hpp"
 #include "s4t/tensor_ops.hpp"
-#include <spdlog/spdlog.h>
 
 namespace {
 
 enum class SizeMismatch { ResizeStatistics, ResizeInput, Error };
 
-SizeMismatch size_mismatch_from(const std::string& s) {
-  if (s == "resize_statistics") return SizeMismatch::ResizeStatistics;
-  if (s == "resize_input") return SizeMismatch::ResizeInput;
-  return SizeMismatch::Error;
+// Options of [method.actmad]; keys and defaults in binding().
+struct Settings {
+  SizeMismatch size_mismatch;
+  bool backbone_only;  // params = "backbone"
+  s4t::OptimizerSpec optimizer;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b = [] {
+    s4t::OptimizerSpec d;
+    d.name = "sgd";
+    d.lr = 2.5e-4;
+    d.momentum = 0.9;
+    d.nesterov = true;
+    d.weight_decay = 5e-4;
+    return s4t::Binding<Settings>()
+        .choice("size_mismatch", &Settings::size_mismatch, "resize_statistics",
+                {{"resize_statistics", SizeMismatch::ResizeStatistics},
+                 {"resize_input", SizeMismatch::ResizeInput},
+                 {"error", SizeMismatch::Error}},
+                "test size != statistics size: resize the statistics, resize the input, or error")
+        .choice("params", &Settings::backbone_only, "all", {{"all", false}, {"backbone", true}},
+                "parameters that adapt: all network parameters, or the backbone only")
+        .group(&Settings::optimizer, s4t::optimizer_binding(d));
+  }();
+  return b;
 }
 
 // Restores every module's train/eval flag when it goes out of scope.
@@ -77,10 +104,7 @@ class ActMadStatistics : public torch::nn::Module {
 
 class ActMad final : public s4t::TTTMethod {
  public:
-  explicit ActMad(const s4t::Options& o)
-      : size_mismatch_(size_mismatch_from(o.get_string("size_mismatch"))),
-        backbone_only_(o.get_string("params") == "backbone"),
-        optimizer_(s4t::optimizer_from(o)) {}
+  explicit ActMad(Settings s) : s_(std::move(s)) {}
 
   void attach(s4t::MultiTaskModel& model) override {
     // The buffers must exist with their final shapes before a checkpoint is loaded, so find the shapes
@@ -103,8 +127,6 @@ class ActMad final : public s4t::TTTMethod {
   }
 
   std::shared_ptr<torch::nn::Module> module() override { return stats_; }
-
-  bool has_post_training() const override { return true; }
 
   void after_source_training(s4t::MultiTaskModel& model, s4t::BatchStream& source) override {
     require_attached();
@@ -135,28 +157,30 @@ class ActMad final : public s4t::TTTMethod {
     }
     if (batches == 0)
       throw s4t::DataError("actmad: no source batch of at least 2 images to collect statistics from");
-    if (skipped > 0) s4t::logger()->warn("actmad: skipped {} source batches of a single image", skipped);
+    if (skipped > 0) s4t::log::warn("actmad: skipped {} source batches of a single image", skipped);
     for (size_t i = 0; i < n; ++i) {
       stats_->mean(i).copy_(mean_sum[i].div(static_cast<double>(batches)));
       stats_->var(i).copy_(var_sum[i].div(static_cast<double>(batches)));
     }
     stats_->count().fill_(batches);
-    s4t::logger()->info("actmad: source statistics of {} normalisation outputs from {} batches", n, batches);
+    s4t::log::info("actmad: source statistics of {} normalisation outputs from {} batches", n, batches);
   }
 
   s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel&) override {
     s4t::AdaptationPolicy p;
-    const bool backbone_only = backbone_only_;
     // All network parameters (the method module has only buffers). Heads receive no gradient from the
     // loss (it only sees backbone normalisation outputs), so they stay as they are either way.
-    p.selects = [backbone_only](const std::string& name) {
-      if (name.rfind("method.", 0) == 0) return false;
-      return !backbone_only || name.rfind("backbone.", 0) == 0;
-    };
+    if (s_.backbone_only) {
+      p.selects = s4t::select_prefixes({s4t::kBackbonePrefix});
+    } else {
+      p.selects = [method = s4t::select_prefixes({s4t::kMethodPrefix})](const std::string& name) {
+        return !method(name);
+      };
+    }
     // ActMAD: model in train mode but every BatchNorm in eval mode (source running statistics).
     p.adapt_norm = s4t::NormMode::Eval;
     p.predict_norm = s4t::NormMode::Eval;
-    p.optimizer = optimizer_;
+    p.optimizer = s_.optimizer;
     return p;
   }
 
@@ -174,17 +198,17 @@ class ActMad final : public s4t::TTTMethod {
     const auto train = model.train_size();
     const auto size = s4t::spatial_size(images);
     if (size != train) {
-      if (size_mismatch_ == SizeMismatch::Error)
+      if (s_.size_mismatch == SizeMismatch::Error)
         throw s4t::DataError("actmad: test images are " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
                              " but the source statistics are for " + std::to_string(train[0]) + "x" +
                              std::to_string(train[1]) + " inputs (size_mismatch = \"error\")");
-      if (size_mismatch_ == SizeMismatch::ResizeInput) input = s4t::resize_bilinear(images, train);
+      if (s_.size_mismatch == SizeMismatch::ResizeInput) input = s4t::resize_bilinear(images, train);
     }
     auto outputs = model.features(input, record_options()).norm_outputs;
     check_layers(outputs.size());
     const bool with_var = input.size(0) >= 2;
     if (!with_var && !warned_single_) {
-      s4t::logger()->warn("actmad: a test batch of one image has no variance; only the means are aligned");
+      s4t::log::warn("actmad: a test batch of one image has no variance; only the means are aligned");
       warned_single_ = true;
     }
     if (resized_.size() != outputs.size()) resized_.assign(outputs.size(), {});
@@ -228,9 +252,7 @@ class ActMad final : public s4t::TTTMethod {
     at::Tensor mean, var;
   };
 
-  SizeMismatch size_mismatch_;
-  bool backbone_only_;
-  s4t::OptimizerSpec optimizer_;
+  Settings s_;
   std::shared_ptr<ActMadStatistics> stats_;
   std::vector<Resized> resized_;
   bool warned_single_ = false;
@@ -239,10 +261,9 @@ class ActMad final : public s4t::TTTMethod {
 void register_actmad(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "actmad";
-  info.version = "1.0.0";
   info.summary = "ActMAD: align location-aware means/variances of every BatchNorm output with source statistics";
   info.doc =
-      "ActMAD (Mirza et al., CVPR 2023; METHODS.md 2.7). No parameters are added (the base network's count).\n"
+      "ActMAD (Mirza et al., CVPR 2023; docs/methods.md#actmad). No parameters are added (the base network's count).\n"
       "Source statistics (post-training stage, run on the base checkpoint): with the model in eval mode, for "
       "every BatchNorm output l recorded by the backbone (ForwardOptions::record_norm_outputs; ResNet-50: 53 "
       "layers incl. the stem and downsample BNs, in forward order) and every source batch, the per-location "
@@ -265,19 +286,10 @@ void register_actmad(s4t::Registrar& r) {
       "statistics) in adaptation and prediction, running statistics never change.\n"
       "Optimizer: SGD momentum 0.9, Nesterov, weight decay 5e-4, lr 2.5e-4 (the ImageNet ResNet-50 setting; "
       "CIFAR-10 1e-2, CIFAR-100 1e-3, KITTI/YOLO 1e-4). ActMAD takes 1 step per batch, online.";
-  info.schema.add_string("size_mismatch", "resize_statistics",
-                         "test size != statistics size: resize the statistics, resize the input, or error",
-                         {"resize_statistics", "resize_input", "error"});
-  info.schema.add_string("params", "all", "parameters that adapt: all network parameters, or the backbone only",
-                         {"all", "backbone"});
-  s4t::OptimizerSpec d;
-  d.name = "sgd";
-  d.lr = 2.5e-4;
-  d.momentum = 0.9;
-  d.nesterov = true;
-  d.weight_decay = 5e-4;
-  s4t::add_optimizer_options(info.schema, d);
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options& o) { return std::make_shared<ActMad>(o); });
+  info.schema = binding().schema();
+  s4t::add_method<ActMad>(r, info, [](const s4t::BuildContext&, const s4t::Options& o) {
+    return std::make_shared<ActMad>(binding().read(o));
+  });
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
-// ClusT3 (Hakim et al., ICCV 2023) on the shared multi-task network (METHODS.md §2.6): several 1x1
-// "cluster projectors" per backbone stage map each location's feature to K cluster logits; the mutual
-// information between features and cluster assignments is maximised jointly with the tasks at source
-// time and alone at test time, where it updates the encoder up to the deepest projected stage.
+// ClusT3 (Hakim et al., ICCV 2023) on the shared multi-task network (docs/methods.md#clust3): several
+// 1x1 "cluster projectors" per backbone stage map each location's feature to K cluster logits; the
+// mutual information between features and cluster assignments is maximised jointly with the tasks at
+// source time and alone at test time, where it updates the encoder up to the deepest projected stage.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
@@ -14,8 +14,9 @@
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/method.hpp"
-#include "s4t/norm.hpp"
 #include "s4t/optimizer.hpp"
+#include "s4t/option_binding.hpp"
+#include "s4t/parameter_selection.hpp"
 #include "s4t/plugin.hpp"
 
 namespace {
@@ -23,16 +24,49 @@ namespace {
 enum class Marginal { MutualInformation, ReleasedCode };
 
 struct Settings {
-  std::vector<std::int64_t> layers{1, 2};  // 1-based ResNet layers (stage index + 1)
-  std::int64_t projectors = 15;
-  std::int64_t clusters = 10;
-  double weight = 1.0;
-  Marginal marginal = Marginal::MutualInformation;
-  std::int64_t adapt_up_to = 0;  // 0: the deepest projected layer
-  s4t::NormMode adapt_norm = s4t::NormMode::TrainUpdate;
-  s4t::NormMode predict_norm = s4t::NormMode::Eval;
+  std::vector<std::int64_t> layers;  // 1-based ResNet layers (stage index + 1)
+  std::int64_t projectors, clusters;
+  double weight;
+  Marginal marginal;
+  std::int64_t adapt_up_to;  // 0: the deepest projected layer
+  bool early_exit;
+  s4t::NormModes norm;
   s4t::OptimizerSpec optimizer;
 };
+
+s4t::OptimizerSpec optimizer_defaults() {  // Adam lr 1e-5 (paper)
+  s4t::OptimizerSpec d;
+  d.name = "adam";
+  d.lr = 1e-5;
+  return d;
+}
+
+const s4t::Binding<Settings>& binding() {
+  using S = Settings;
+  static const auto b =
+      s4t::Binding<S>()
+          .integers("layers", &S::layers, {1, 2}, "ResNet layers (1-based stages) that carry projectors", 1, 8)
+          .integer("projectors", &S::projectors, 15, "projectors per layer", 1, 1024)
+          .integer("clusters", &S::clusters, 10, "clusters K per projector", 2, 4096)
+          .real("weight", &S::weight, 1.0, "lambda: weight of the clustering loss in the source objective", 0.0)
+          .choice("marginal", &S::marginal, "mutual_information",
+                  {{"mutual_information", Marginal::MutualInformation}, {"released_code", Marginal::ReleasedCode}},
+                  "diversity term: the paper's -H(Z), or the released code's KL")
+          .integer("adapt_up_to", &S::adapt_up_to, 0, "adapt conv1..layer<N> (0 = the deepest projected layer)", 0, 8)
+          .flag("early_exit", &S::early_exit, false,
+                "the adaptation forward stops after the deepest projected layer (faster; later BatchNorms keep "
+                "source statistics) instead of running every stage as the released code")
+          .group(&S::norm, s4t::norm_modes_binding({s4t::NormMode::TrainUpdate, s4t::NormMode::Eval}))
+          .group(&S::optimizer, s4t::optimizer_binding(optimizer_defaults()))
+          .then([](S& s, const s4t::Options&) {
+            if (s.layers.empty()) throw s4t::ConfigError("clust3: `layers` must name at least one layer");
+            auto sorted = s.layers;
+            std::sort(sorted.begin(), sorted.end());
+            if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+              throw s4t::ConfigError("clust3: `layers` names a layer twice");
+          });
+  return b;
+}
 
 /// The projectors of every chosen layer. The P projectors of one layer (each a 1x1 conv C -> K with
 /// bias, as in the released code) are stored as one 1x1 conv C -> P·K: the same parameters and the same
@@ -56,7 +90,7 @@ class ClusT3 final : public s4t::TTTMethod {
   explicit ClusT3(Settings s) : s_(std::move(s)) {}
 
   void attach(s4t::MultiTaskModel& model) override {
-    const auto& channels = model.feature_info().stage_channels;
+    const auto channels = model.feature_info().stage_channels();
     std::vector<std::pair<std::int64_t, std::int64_t>> lc;
     for (auto l : s_.layers) {
       if (l < 1 || l > static_cast<std::int64_t>(channels.size()))
@@ -68,8 +102,6 @@ class ClusT3 final : public s4t::TTTMethod {
   }
   std::shared_ptr<torch::nn::Module> module() override { return projectors_.ptr(); }
 
-  bool has_source_objective() const override { return true; }
-
   at::Tensor source_objective(s4t::MultiTaskModel& model, const s4t::Batch&, const s4t::ModelOutput& output,
                               const std::map<std::string, at::Tensor>& main_losses) override {
     at::Tensor total = s4t::weighted_sum(model.tasks(), main_losses);
@@ -77,18 +109,12 @@ class ClusT3 final : public s4t::TTTMethod {
     return total + s_.weight * clustering_loss(output.features);
   }
 
-  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel&) override {
-    std::int64_t up_to = s_.adapt_up_to > 0 ? s_.adapt_up_to : *std::max_element(s_.layers.begin(), s_.layers.end());
-    std::vector<std::string> prefixes{"backbone.conv1.", "backbone.bn1."};
-    for (std::int64_t l = 1; l <= up_to; ++l) prefixes.push_back("backbone.layer" + std::to_string(l) + ".");
+  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel& model) override {
+    const std::int64_t up_to = s_.adapt_up_to > 0 ? s_.adapt_up_to : deepest_layer();
     s4t::AdaptationPolicy p;
-    p.selects = [prefixes](const std::string& name) {
-      for (auto& pre : prefixes)
-        if (name.rfind(pre, 0) == 0) return true;
-      return false;
-    };
-    p.adapt_norm = s_.adapt_norm;
-    p.predict_norm = s_.predict_norm;
+    p.selects = s4t::select_prefixes(s4t::encoder_prefixes_up_to(model.feature_info(), up_to - 1, "[method.clust3]"));
+    p.adapt_norm = s_.norm.adapt;
+    p.predict_norm = s_.norm.predict;
     p.optimizer = s_.optimizer;
     return p;
   }
@@ -96,10 +122,13 @@ class ClusT3 final : public s4t::TTTMethod {
   at::Tensor adaptation_loss(s4t::MultiTaskModel& model, const at::Tensor& images, const s4t::AdaptContext&) override {
     s4t::ForwardOptions fo;
     fo.stages_only = true;
+    if (s_.early_exit) fo.stop_after_stage = deepest_layer() - 1;  // later stages feed no projector
     return clustering_loss(model.features(images, fo));
   }
 
  private:
+  std::int64_t deepest_layer() const { return *std::max_element(s_.layers.begin(), s_.layers.end()); }
+
   /// Σ over projectors j of [H(Z_j | X) + marginal term], over all locations of all images.
   at::Tensor clustering_loss(const s4t::Features& f) {
     at::Tensor total;
@@ -135,7 +164,7 @@ class ClusT3 final : public s4t::TTTMethod {
 };
 
 const char* kDoc =
-    "ClusT3 (Hakim et al., ICCV 2023) on the shared multi-task network (METHODS.md 2.6).\n"
+    "ClusT3 (Hakim et al., ICCV 2023) on the shared multi-task network (docs/methods.md#clust3).\n"
     "Module: `projectors` (15) cluster projectors per backbone layer in `layers` (default [1, 2]: ResNet layer1 "
     "and layer2 = C2, C3, the paper's best CIFAR configuration), each a 1x1 conv C -> `clusters` (K = 10) "
     "with bias, giving K cluster logits per location. With ResNet-50 that is 15 x (256*10 + 10) + "
@@ -149,50 +178,26 @@ const char* kDoc =
     "fixed] logits are permuted to (K, N*h*w), not raw-viewed (which mixes images and clusters for N > 1).\n"
     "Source: L = sum_t w_t L_t + `weight` (lambda = 1) * L on the main forward pass's stages (no extra pass).\n"
     "Test: the same L on the target batch; projectors frozen. Adapted parameters [RECON]: the encoder up to "
-    "the deepest projected layer (conv1, bn1, layer1, layer2 by default; `adapt_up_to` overrides). The "
-    "released code's extract_layer = 3 also lists layer3, which receives no gradient from layer1/layer2 "
-    "projectors, so it is equivalent. Task heads are not adapted. BatchNorm: batch statistics with "
-    "running-statistics updates in every layer while adapting (the released code runs the whole network in "
-    "train mode), running statistics for prediction.\n"
+    "the deepest projected layer (the parameters the backbone publishes for those stages; ResNet: conv1, bn1, "
+    "layer1, layer2 by default; `adapt_up_to` overrides). The released code's extract_layer = 3 also lists "
+    "layer3, which receives no gradient from layer1/layer2 projectors, so it is equivalent. Task heads are "
+    "not adapted. BatchNorm: batch statistics with running-statistics updates while adapting, running "
+    "statistics for prediction. By default every stage runs in train mode during adaptation, as the released "
+    "code does (it adapts with the whole network in train mode), so the later stages' running statistics "
+    "follow the target batches too. `early_exit = true` stops the adaptation forward after the deepest "
+    "projected stage: the later stages, whose output no projector reads, are not computed (faster), and "
+    "their BatchNorms keep their source running statistics, which changes the predictions.\n"
     "Optimizer: Adam lr 1e-5 (paper). The paper's up to 50-100 steps per batch with reset are host protocol "
     "settings.";
 
 void register_clust3(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "clust3";
-  info.version = "1.0.0";
   info.summary = "ClusT3: 1x1 cluster projectors on layer1/layer2, feature-cluster mutual information";
   info.doc = kDoc;
-  info.schema.add_int_list("layers", {1, 2}, "ResNet layers (1-based stages) that carry projectors", 1, 8)
-      .add_int("projectors", 15, "projectors per layer", 1, 1024)
-      .add_int("clusters", 10, "clusters K per projector", 2, 4096)
-      .add_float("weight", 1.0, "lambda: weight of the clustering loss in the source objective", 0.0)
-      .add_string("marginal", "mutual_information", "diversity term: the paper's -H(Z), or the released code's KL",
-                  {"mutual_information", "released_code"})
-      .add_int("adapt_up_to", 0, "adapt conv1..layer<N> (0 = the deepest projected layer)", 0, 8)
-      .add_string("adapt_norm", "train_update", "BatchNorm during adaptation", {"train_update", "train_frozen", "eval"})
-      .add_string("predict_norm", "eval", "BatchNorm when predicting", {"train_update", "train_frozen", "eval"});
-  s4t::OptimizerSpec opt;
-  opt.name = "adam";
-  opt.lr = 1e-5;
-  s4t::add_optimizer_options(info.schema, opt);
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options& o) {
-    Settings s;
-    s.layers = o.get_int_list("layers");
-    if (s.layers.empty()) throw s4t::ConfigError("clust3: `layers` must name at least one layer");
-    auto sorted = s.layers;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
-      throw s4t::ConfigError("clust3: `layers` names a layer twice");
-    s.projectors = o.get_int("projectors");
-    s.clusters = o.get_int("clusters");
-    s.weight = o.get_float("weight");
-    s.marginal = o.get_string("marginal") == "released_code" ? Marginal::ReleasedCode : Marginal::MutualInformation;
-    s.adapt_up_to = o.get_int("adapt_up_to");
-    s.adapt_norm = s4t::norm_mode_from_string(o.get_string("adapt_norm"));
-    s.predict_norm = s4t::norm_mode_from_string(o.get_string("predict_norm"));
-    s.optimizer = s4t::optimizer_from(o);
-    return std::make_shared<ClusT3>(s);
+  info.schema = binding().schema();
+  s4t::add_method<ClusT3>(r, info, [](const s4t::BuildContext&, const s4t::Options& o) {
+    return std::make_shared<ClusT3>(binding().read(o));
   });
 }
 

@@ -1,4 +1,4 @@
-// NC-TTT (Osowiechi et al., CVPR 2024; METHODS.md §2.8): noise-contrastive test-time training. A 1×1
+// NC-TTT (Osowiechi et al., CVPR 2024; docs/methods.md#ncttt): noise-contrastive test-time training. A 1×1
 // projector and a tiny per-location discriminator on a backbone stage learn, at source time, to tell
 // strongly (σ1) from weakly (σ2) noised projected features with Bayes-posterior soft labels; at test
 // time the encoder up to that stage is adapted so that clean target features look "weakly noised".
@@ -21,9 +21,61 @@
 #include "s4t/losses.hpp"
 #include "s4t/method.hpp"
 #include "s4t/optimizer.hpp"
+#include "s4t/option_binding.hpp"
+#include "s4t/parameter_selection.hpp"
 #include "s4t/plugin.hpp"
 
 namespace {
+
+struct Settings {
+  std::int64_t layer;  // 1-based stage (1 = C2)
+  std::int64_t embed_dim, disc_hidden;
+  double std1, std2, weight;
+  bool detach_features;
+  bool disc_batch_stats;                    // discriminator_bn = "batch"
+  std::vector<std::string> adapt_prefixes;  // empty: the encoder up to `layer`
+  bool early_exit;
+  s4t::OptimizerSpec optimizer;
+};
+
+s4t::OptimizerSpec optimizer_defaults() {  // Adam lr 1e-5 (paper/README)
+  s4t::OptimizerSpec d;
+  d.name = "adam";
+  d.lr = 1e-5;
+  d.beta1 = 0.9;
+  d.beta2 = 0.999;
+  return d;
+}
+
+const s4t::Binding<Settings>& binding() {
+  using S = Settings;
+  static const auto b =
+      s4t::Binding<S>()
+          .integer("layer", &S::layer, 1, "backbone stage of the module: 1 = C2 (layer1) ... 4 = C5 (layer4)", 1, 4)
+          .integer("embed_dim", &S::embed_dim, 1376, "projector output channels E", 1, 65536)
+          .integer("disc_hidden", &S::disc_hidden, 4, "hidden channels of the discriminator", 1, 4096)
+          .real("std1", &S::std1, 0.1, "std of the strong noise (label 1); 0: clean features labelled 0", 0.0)
+          .real("std2", &S::std2, 0.015, "std of the weak noise", 1e-9)
+          .real("weight", &S::weight, 1.0, "weight of the noise-contrastive loss in the source objective", 0.0)
+          .flag("detach_features", &S::detach_features, false,
+                "source time: stop the noise-contrastive gradient at the backbone")
+          .choice("discriminator_bn", &S::disc_batch_stats, "batch", {{"batch", true}, {"source", false}},
+                  "discriminator BatchNorm during adaptation: batch statistics (released code) or source running "
+                  "statistics")
+          .texts("adapt_prefixes", &S::adapt_prefixes, {},
+                 "parameter-name prefixes adapted at test time; empty = ResNet conv1, bn1, layer1..L")
+          .flag("early_exit", &S::early_exit, false,
+                "the adaptation forward stops after the module's stage (faster; later BatchNorms keep source "
+                "statistics) instead of running every stage as the released code")
+          .group(&S::optimizer, s4t::optimizer_binding(optimizer_defaults()))
+          .then([](S& s, const s4t::Options&) {
+            if (s.std2 <= 0.0) throw s4t::ConfigError("[method.ncttt] std2 must be positive");
+            if (s.std1 != 0.0 && s.std1 <= s.std2)
+              throw s4t::ConfigError(
+                  "[method.ncttt] std1 must be 0 or larger than std2 (std1 labels the strongly noised class)");
+          });
+  return b;
+}
 
 /// Projector (1×1 conv C→E, bias) + discriminator (1×1 conv E→hidden, BatchNorm, LeakyReLU(0.2),
 /// 1×1 conv hidden→1), as NC-TTT's generic (per-location) SimpleNet head. Xavier-normal conv weights.
@@ -50,63 +102,43 @@ TORCH_MODULE(NcTttHead);
 
 class NcTtt final : public s4t::TTTMethod {
  public:
-  explicit NcTtt(const s4t::Options& o)
-      : layer_(o.get_int("layer")),
-        embed_dim_(o.get_int("embed_dim")),
-        hidden_(o.get_int("disc_hidden")),
-        std1_(o.get_float("std1")),
-        std2_(o.get_float("std2")),
-        weight_(o.get_float("weight")),
-        detach_features_(o.get_bool("detach_features")),
-        disc_batch_stats_(o.get_string("discriminator_bn") == "batch"),
-        adapt_prefixes_(o.get_string_list("adapt_prefixes")),
-        optimizer_(s4t::optimizer_from(o)) {
-    if (std2_ <= 0.0) throw s4t::ConfigError("[method.ncttt] std2 must be positive");
-    if (std1_ != 0.0 && std1_ <= std2_)
-      throw s4t::ConfigError("[method.ncttt] std1 must be 0 or larger than std2 (std1 labels the strongly noised class)");
-    if (adapt_prefixes_.empty()) {  // ResNet: conv1 ... layer L (the encoder up to the module's stage)
-      adapt_prefixes_ = {"backbone.conv1.", "backbone.bn1."};
-      for (std::int64_t l = 1; l <= layer_; ++l) adapt_prefixes_.push_back("backbone.layer" + std::to_string(l) + ".");
-    }
-  }
+  explicit NcTtt(Settings s) : s_(std::move(s)) {}
 
   void attach(s4t::MultiTaskModel& model) override {
-    const auto& channels = model.feature_info().stage_channels;
-    if (layer_ < 1 || layer_ > static_cast<std::int64_t>(channels.size()))
-      throw s4t::ConfigError("[method.ncttt] layer " + std::to_string(layer_) + ": the backbone has stages 1.." +
+    const auto channels = model.feature_info().stage_channels();
+    if (s_.layer < 1 || s_.layer > static_cast<std::int64_t>(channels.size()))
+      throw s4t::ConfigError("[method.ncttt] layer " + std::to_string(s_.layer) + ": the backbone has stages 1.." +
                              std::to_string(channels.size()));
-    head_ = NcTttHead(channels[static_cast<size_t>(layer_ - 1)], embed_dim_, hidden_);
+    head_ = NcTttHead(channels[static_cast<size_t>(s_.layer - 1)], s_.embed_dim, s_.disc_hidden);
   }
 
   std::shared_ptr<torch::nn::Module> module() override { return head_ ? head_.ptr() : nullptr; }
 
-  bool has_source_objective() const override { return true; }
-
   at::Tensor source_objective(s4t::MultiTaskModel& model, const s4t::Batch&, const s4t::ModelOutput& output,
                               const std::map<std::string, at::Tensor>& main_losses) override {
     auto main = s4t::weighted_sum(model.tasks(), main_losses);
-    if (weight_ == 0.0) return main;
-    return main.add(noise_contrastive_loss(stage(output.features)).mul(weight_));
+    if (s_.weight == 0.0) return main;
+    return main.add(noise_contrastive_loss(stage(output.features)).mul(s_.weight));
   }
 
   /// BCE of the discriminator on σ1- and σ2-noised projected features against the Bayes posterior that
   /// the noise came from N(0, σ1² I): Y = sigmoid(0.5 (1/σ2² − 1/σ1²) ‖n‖² − E log(σ1/σ2)) per location
   /// (E = embedding width), values below 1e-6 set to 0. Noise is drawn independently for every sample,
-  /// location and channel (the intended version; METHODS.md's [QUIRK] summed the batch's draws).
+  /// location and channel (the intended version; the released code's [QUIRK] summed the batch's draws).
   at::Tensor noise_contrastive_loss(const at::Tensor& features) {
-    auto f = head_->project(detach_features_ ? features.detach() : features);
-    auto n2 = at::randn_like(f).mul(std2_);
+    auto f = head_->project(s_.detach_features ? features.detach() : features);
+    auto n2 = at::randn_like(f).mul(s_.std2);
     at::Tensor x1, n1, y;
     const auto label_shape = std::vector<std::int64_t>{f.size(0), f.size(2), f.size(3)};
-    if (std1_ == 0.0) {  // clean vs noised: X1 = f labelled 0, X2 = f + N2 labelled 1
+    if (s_.std1 == 0.0) {  // clean vs noised: X1 = f labelled 0, X2 = f + N2 labelled 1
       x1 = f;
       y = at::cat({at::zeros(label_shape, f.options()), at::ones(label_shape, f.options())}, 0);
     } else {
-      n1 = at::randn_like(f).mul(std1_);
+      n1 = at::randn_like(f).mul(s_.std1);
       x1 = f.add(n1);
       auto noise = at::cat({n1, n2}, 0);
-      const double a = 0.5 * (1.0 / (std2_ * std2_) - 1.0 / (std1_ * std1_));
-      const double b = static_cast<double>(f.size(1)) * std::log(std1_ / std2_);
+      const double a = 0.5 * (1.0 / (s_.std2 * s_.std2) - 1.0 / (s_.std1 * s_.std1));
+      const double b = static_cast<double>(f.size(1)) * std::log(s_.std1 / s_.std2);
       y = at::sigmoid(noise.pow(2).sum(1).mul(a).sub(b));
       y = at::where(y.lt(1e-6), at::zeros_like(y), y);
     }
@@ -114,56 +146,49 @@ class NcTtt final : public s4t::TTTMethod {
     return at::binary_cross_entropy_with_logits(head_->discriminate(x), y.detach());
   }
 
-  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel&) override {
+  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel& model) override {
     s4t::AdaptationPolicy p;
-    auto prefixes = adapt_prefixes_;
-    p.selects = [prefixes](const std::string& name) {
-      for (auto& prefix : prefixes)
-        if (name.rfind(prefix, 0) == 0) return true;
-      return false;  // projector and discriminator stay frozen
-    };
-    // NC-TTT adapts with the whole model in train mode (batch statistics, running statistics updated)
-    // and predicts in eval mode.
+    // The encoder up to the module's stage; projector and discriminator stay frozen.
+    p.selects = s4t::select_prefixes(
+        s_.adapt_prefixes.empty() ? s4t::encoder_prefixes_up_to(model.feature_info(), s_.layer - 1, "[method.ncttt]")
+                                  : s_.adapt_prefixes);
+    // NC-TTT adapts in train mode (batch statistics, running statistics updated) and predicts in eval mode.
     p.adapt_norm = s4t::NormMode::TrainUpdate;
     p.predict_norm = s4t::NormMode::Eval;
-    p.optimizer = optimizer_;
+    p.optimizer = s_.optimizer;
     return p;
   }
 
   /// BCE(sigmoid(−disc(f)), 1) = mean softplus(disc(f)) on clean projected target features.
   at::Tensor adaptation_loss(s4t::MultiTaskModel& model, const at::Tensor& images, const s4t::AdaptContext&) override {
     if (!head_) throw s4t::PluginError("ncttt: used before attach()");
-    if (!disc_batch_stats_) head_->disc_bn->eval();
+    if (!s_.disc_batch_stats) head_->disc_bn->eval();
     s4t::ForwardOptions fo;
     fo.stages_only = true;
+    if (s_.early_exit) fo.stop_after_stage = s_.layer - 1;  // later stages are not read
     auto features = model.features(images, fo);
     return at::softplus(head_->discriminate(head_->project(stage(features)))).mean();
   }
 
  private:
   const at::Tensor& stage(const s4t::Features& f) const {
-    if (static_cast<std::int64_t>(f.stages.size()) < layer_)
+    if (static_cast<std::int64_t>(f.stages.size()) < s_.layer)
       throw s4t::PluginError("ncttt: the backbone returned " + std::to_string(f.stages.size()) +
-                             " stages; layer " + std::to_string(layer_) + " is missing");
-    return f.stages[static_cast<size_t>(layer_ - 1)];
+                             " stages; layer " + std::to_string(s_.layer) + " is missing");
+    return f.stages[static_cast<size_t>(s_.layer - 1)];
   }
 
-  std::int64_t layer_, embed_dim_, hidden_;
-  double std1_, std2_, weight_;
-  bool detach_features_, disc_batch_stats_;
-  std::vector<std::string> adapt_prefixes_;
-  s4t::OptimizerSpec optimizer_;
+  Settings s_;
   NcTttHead head_{nullptr};
 };
 
 void register_ncttt(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "ncttt";
-  info.version = "1.0.0";
   info.summary = "NC-TTT: noise-contrastive discriminator on a backbone stage; adapt the encoder up to it";
   info.doc =
-      "NC-TTT (Osowiechi et al., CVPR 2024; METHODS.md 2.8). Trained jointly with the network at source time "
-      "(own source checkpoint).\n"
+      "NC-TTT (Osowiechi et al., CVPR 2024; docs/methods.md#ncttt). Trained jointly with the network at source "
+      "time (own source checkpoint).\n"
       "Module on backbone stage `layer` (1 = C2 = ResNet layer1 output, the paper's default; 2..4 = C3..C5): "
       "projector 1x1 conv C_L -> E (`embed_dim`, bias) and a per-location discriminator 1x1 conv E -> 4 "
       "(`disc_hidden`), BatchNorm, LeakyReLU(0.2), 1x1 conv 4 -> 1; xavier-normal conv weights. E = 1376 "
@@ -179,35 +204,23 @@ void register_ncttt(s4t::Registrar& r) {
       "X2 labelled 1.\n"
       "Test loss: BCE(sigmoid(-disc(f)), 1) = mean softplus(disc(f)) on the clean projected target features: "
       "pushes target features towards the 'weakly noised' side, i.e. close to the source feature manifold.\n"
-      "Updated parameters: the encoder up to the module's stage (ResNet: backbone.conv1, backbone.bn1, "
-      "backbone.layer1..layer<L>; `adapt_prefixes` overrides for other backbones); projector and discriminator "
-      "frozen; heads unchanged. BatchNorm: adaptation in train mode (batch statistics, running statistics "
-      "updated: train_update), prediction in eval mode, as the released code. `discriminator_bn`: \"batch\" "
-      "(default, released code: the discriminator's BatchNorm also normalises with the test batch's "
-      "statistics) or \"source\" (its source running statistics).\n"
+      "Updated parameters: the encoder up to the module's stage (the parameters the backbone publishes for "
+      "its stages up to `layer`; ResNet: conv1, bn1, layer1..layer<L>; `adapt_prefixes` overrides); projector and "
+      "discriminator frozen; heads unchanged. BatchNorm: adaptation in train mode (batch statistics, running "
+      "statistics updated: train_update), prediction in eval mode, as the released code, which runs every "
+      "stage in train mode while adapting (default), so the later stages' running statistics follow the target "
+      "batches too. `early_exit = true` stops the adaptation forward after the module's stage: the later "
+      "stages, which the loss does not read, are not computed (faster) and their BatchNorms keep their source "
+      "running statistics, which changes the predictions. `discriminator_bn`: \"batch\" (default, released code: the "
+      "discriminator's BatchNorm also normalises with the test batch's statistics) or \"source\" (its source "
+      "running statistics).\n"
       "Optimizer: Adam lr 1e-5 (the paper/README setting; the released adapt.py re-creates the optimizer from "
       "the source-optimizer flag, effectively SGD 1e-5 — a [QUIRK] not copied). NC-TTT: up to 50 steps per "
       "batch, reset per batch (episodic).";
-  info.schema.add_int("layer", 1, "backbone stage of the module: 1 = C2 (layer1) ... 4 = C5 (layer4)", 1, 4);
-  info.schema.add_int("embed_dim", 1376, "projector output channels E", 1, 65536);
-  info.schema.add_int("disc_hidden", 4, "hidden channels of the discriminator", 1, 4096);
-  info.schema.add_float("std1", 0.1, "std of the strong noise (label 1); 0: clean features labelled 0", 0.0);
-  info.schema.add_float("std2", 0.015, "std of the weak noise", 1e-9);
-  info.schema.add_float("weight", 1.0, "weight of the noise-contrastive loss in the source objective", 0.0);
-  info.schema.add_bool("detach_features", false, "source time: stop the noise-contrastive gradient at the backbone");
-  info.schema.add_string("discriminator_bn", "batch",
-                         "discriminator BatchNorm during adaptation: batch statistics (released code) or source "
-                         "running statistics",
-                         {"batch", "source"});
-  info.schema.add_string_list("adapt_prefixes", {},
-                              "parameter-name prefixes adapted at test time; empty = ResNet conv1, bn1, layer1..L");
-  s4t::OptimizerSpec d;
-  d.name = "adam";
-  d.lr = 1e-5;
-  d.beta1 = 0.9;
-  d.beta2 = 0.999;
-  s4t::add_optimizer_options(info.schema, d);
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options& o) { return std::make_shared<NcTtt>(o); });
+  info.schema = binding().schema();
+  s4t::add_method<NcTtt>(r, info, [](const s4t::BuildContext&, const s4t::Options& o) {
+    return std::make_shared<NcTtt>(binding().read(o));
+  });
 }
 
 }  // namespace

@@ -25,11 +25,12 @@ class NoAdaptation final : public s4t::TTTMethod {
 void register_none(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "none";
-  info.version = "1.0.0";
   info.summary = "no test-time adaptation (the Base row)";
   info.doc = "Adapts nothing; BatchNorm uses the source running statistics. Its source model is the shared "
              "base checkpoint that every method without a source-time module adapts from.";
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options&) { return std::make_shared<NoAdaptation>(); });
+  s4t::add_method<NoAdaptation>(r, info, [](const s4t::BuildContext&, const s4t::Options&) {
+    return std::make_shared<NoAdaptation>();
+  });
 }
 
 }  // namespace

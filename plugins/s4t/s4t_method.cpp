@@ -9,48 +9,8 @@
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/tensor_ops.hpp"
-#include "token_mask.hpp"
 
 namespace s4t::s4t_method {
-
-S4TSettings S4TSettings::from(const Options& o) {
-  S4TSettings s;
-  s.tbs_input_res = o.get_int("tbs_input_res");
-  s.patch_size = o.get_int("patch_size");
-  s.embed_dim = o.get_int("embed_dim");
-  s.depth = o.get_int("depth");
-  s.decoder_depth = o.get_int("decoder_depth");
-  s.heads = o.get_int("heads");
-  s.mlp_ratio = o.get_float("mlp_ratio");
-  s.latent_channels = o.get_int("latent_channels");
-  s.mask_ratio = o.get_float("mask_ratio");
-  s.lambda_tp = o.get_float("lambda_tp");
-  s.lambda_tbs_source = o.get_float("lambda_tbs_source");
-  s.lambda_tbs = o.get_float("lambda_tbs");
-  s.auto_weight = o.get_bool("auto_weight");
-  s.double_task_weight = o.get_bool("double_task_weight");
-  s.single_task = o.get_string("single_task");
-  s.adapt = o.get_string_list("adapt");
-  s.optimizer = optimizer_from(o);
-
-  const std::string where = o.owner().empty() ? std::string("[method.s4t]") : o.owner();
-  if (s.tbs_input_res % s.patch_size != 0)
-    throw ConfigError(where + ": tbs_input_res (" + std::to_string(s.tbs_input_res) +
-                      ") must be a multiple of patch_size (" + std::to_string(s.patch_size) + ")");
-  if (s.embed_dim % 4 != 0 || s.embed_dim % s.heads != 0)
-    throw ConfigError(where + ": embed_dim (" + std::to_string(s.embed_dim) +
-                      ") must be divisible by 4 (sin-cos position embedding) and by heads (" +
-                      std::to_string(s.heads) + ")");
-  if (static_cast<std::int64_t>(static_cast<double>(s.embed_dim) * s.mlp_ratio) < 1)
-    throw ConfigError(where + ": mlp_ratio " + std::to_string(s.mlp_ratio) + " gives an empty MLP hidden layer");
-  const auto grid = s.tbs_input_res / s.patch_size;
-  if (tbs::visible_token_count(grid * grid, s.mask_ratio) < 1)
-    throw ConfigError(where + ": mask_ratio " + std::to_string(s.mask_ratio) + " leaves no visible token of " +
-                      std::to_string(grid * grid) + " (tbs_input_res / patch_size squared)");
-  for (auto& a : s.adapt)
-    if (a.empty()) throw ConfigError(where + ": adapt holds an empty prefix");
-  return s;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Module
@@ -72,7 +32,7 @@ S4TModuleImpl::S4TModuleImpl(const S4TSettings& s, const std::vector<TaskSpec>& 
     for (auto& t : tasks)
       ts_proj_.push_back(holder->register_module(
           t.name, torch::nn::Conv2d(torch::nn::Conv2dOptions(info.task_feature_channels.at(t.name), latent_, 1))));
-  } else if (info.fused_channels > 0) {  // METHODS.md 1.2 item 4: shared 1×1 conv, sliced per task
+  } else if (info.fused_channels > 0) {  // the paper's shared 1×1 conv, sliced per task
     ts_comp = register_module(
         "ts_comp", torch::nn::Conv2d(torch::nn::Conv2dOptions(info.fused_channels, n_tasks * latent_, 1)));
   } else {
@@ -186,7 +146,7 @@ at::Tensor S4TMethod::source_objective(MultiTaskModel& model, const Batch& batch
         .add(weighted_sum(tasks, tbs).mul(settings_.lambda_tbs_source));
   }
 
-  // Uncertainty-style weighting (METHODS.md 1.3, Taskonomy source): L = Σ_t 0.5·L_t/σ_t² + log(1 + σ_t²),
+  // Uncertainty-style weighting (the released code's Taskonomy source): L = Σ_t 0.5·L_t/σ_t² + log(1 + σ_t²),
   // L_t = main_t (+ its deep-supervision terms) + λ^TP·aux_t + λ^TBS·TBS_t; the task weights w_t are not used.
   for (auto& [key, value] : main_losses) {
     const auto name = key.substr(0, key.find('@'));

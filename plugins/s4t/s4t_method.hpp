@@ -1,7 +1,8 @@
 #pragma once
-// The S4T method (METHODS.md 1): task latents, auxiliary latent heads and the TBS as one module
-// registered as "method" in the model, the source objective (main + λ^TP·aux + λ^TBS·TBS, or
-// uncertainty-style automatic weighting) and the test-time loss λ^TBS·Σ_t c_t·L1(TBS_t, sg(main_t)).
+// The S4T method (Jeong et al., ICCV 2025; docs/methods.md#s4t): task latents, auxiliary latent heads
+// and the TBS as one module registered as "method" in the model, the source objective (main +
+// λ^TP·aux + λ^TBS·TBS, or uncertainty-style automatic weighting) and the test-time loss
+// λ^TBS·Σ_t c_t·L1(TBS_t, sg(main_t)).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 
@@ -11,28 +12,27 @@
 #include <vector>
 
 #include "s4t/method.hpp"
-#include "s4t/options.hpp"
+#include "s4t/option_binding.hpp"
+#include "s4t/optimizer.hpp"
 #include "tbs.hpp"
 
 namespace s4t::s4t_method {
 
 /// Options of the method, read once from the validated Options (cheap; no model needed).
 struct S4TSettings {
-  std::int64_t tbs_input_res = 256, patch_size = 16, embed_dim = 64, depth = 4, decoder_depth = 2, heads = 4;
-  double mlp_ratio = 4.0;
-  std::int64_t latent_channels = 64;
-  double mask_ratio = 0.8;
-  double lambda_tp = 1.0, lambda_tbs_source = 1.0, lambda_tbs = 0.01;
-  bool auto_weight = false, double_task_weight = false;
+  std::int64_t tbs_input_res, patch_size, embed_dim, depth, decoder_depth, heads;
+  double mlp_ratio;
+  std::int64_t latent_channels;
+  double mask_ratio;
+  double lambda_tp, lambda_tbs_source, lambda_tbs;
+  bool auto_weight, double_task_weight;
   std::string single_task;
-  std::vector<std::string> adapt{"backbone", "method"};
+  std::vector<std::string> adapt;
   OptimizerSpec optimizer;
-
-  static S4TSettings from(const Options& options);
 };
 
-/// Schema of [method.s4t].
-Schema s4t_schema();
+/// The options of [method.s4t] (schema and reader, with the cross-checks of the TBS sizes).
+const Binding<S4TSettings>& s4t_binding();
 /// ComponentInfo::doc of the method.
 const char* s4t_doc();
 
@@ -74,7 +74,6 @@ class S4TMethod final : public TTTMethod {
 
   void attach(MultiTaskModel& model) override;
   std::shared_ptr<torch::nn::Module> module() override { return module_; }
-  bool has_source_objective() const override { return true; }
   at::Tensor source_objective(MultiTaskModel& model, const Batch& batch, const ModelOutput& output,
                               const std::map<std::string, at::Tensor>& main_losses) override;
   AdaptationPolicy adaptation_policy(MultiTaskModel& model) override;

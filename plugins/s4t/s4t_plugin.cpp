@@ -1,48 +1,84 @@
 // Plugin entry: registers the `s4t` TTT method (Synchronizing Tasks for Test-time Training).
+#include "s4t/error.hpp"
 #include "s4t/optimizer.hpp"
 #include "s4t/plugin.hpp"
 #include "s4t_method.hpp"
+#include "token_mask.hpp"
 
 namespace s4t::s4t_method {
 
-Schema s4t_schema() {
-  Schema s;
-  s.add_int("tbs_input_res", 256, "side of the square grid the stacked task latents are resized to before the TBS", 1,
-            8192)
-      .add_int("patch_size", 16, "TBS patch size (kernel = stride of the patch embedding)", 1, 1024)
-      .add_int("embed_dim", 64, "TBS encoder and decoder width (divisible by 4 and by heads)", 4, 4096)
-      .add_int("depth", 4, "TBS encoder blocks", 0, 64)
-      .add_int("decoder_depth", 2, "TBS decoder blocks", 0, 64)
-      .add_int("heads", 4, "attention heads of every TBS block", 1, 256)
-      .add_float("mlp_ratio", 4.0, "TBS MLP hidden width / embed_dim", 0.0, 64.0)
-      .add_int("latent_channels", 64, "channels of each task latent z_t", 1, 4096)
-      .add_float("mask_ratio", 0.8, "fraction of TBS tokens masked on every forward pass (train, TTT, eval)", 0.0,
-                 0.999)
-      .add_float("lambda_tp", 1.0, "source weight of the auxiliary latent-head losses (L^TP); the released "
-                                   "NYUD/PASCAL configs use 0.01", 0.0)
-      .add_float("lambda_tbs_source", 1.0, "source weight of the TBS losses (L^TBS); the released NYUD/PASCAL "
-                                           "configs use 0.01", 0.0)
-      .add_bool("auto_weight", false, "source: uncertainty weighting sum_t 0.5 L_t/sigma_t^2 + log(1+sigma_t^2) "
-                                      "with learnable sigma_t (Taskonomy-source code path) instead of w_t")
-      .add_float("lambda_tbs", 0.01, "test-time weight of the TBS consistency loss", 0.0)
-      .add_bool("double_task_weight", false, "test time: weight task t by w_t^2 (the released code's quirk) "
-                                             "instead of w_t")
-      .add_string("single_task", "", "single-task S4T (supplement Table 5): only this task's latent feeds the "
-                                     "TBS and only its term is in the losses of the TBS; empty = all tasks")
-      .add_string_list("adapt", {"backbone", "method"},
-                       "parameter-name prefixes adapted at test time (e.g. backbone, method, method.tbs, "
-                       "backbone.layer4, heads)");
-  OptimizerSpec opt;
-  opt.name = "sgd";
-  opt.lr = 2e-5;
-  opt.momentum = 0.0;
-  opt.weight_decay = 1e-6;
-  add_optimizer_options(s, opt);
-  return s;
+namespace {
+OptimizerSpec optimizer_defaults() {
+  OptimizerSpec d;
+  d.name = "sgd";
+  d.lr = 2e-5;
+  d.momentum = 0.0;
+  d.weight_decay = 1e-6;
+  return d;
+}
+
+/// Sizes the TBS cannot be built with, reported before any model exists.
+void check(const S4TSettings& s, const Options& o) {
+  const std::string where = o.owner().empty() ? std::string("[method.s4t]") : o.owner();
+  if (s.tbs_input_res % s.patch_size != 0)
+    throw ConfigError(where + ": tbs_input_res (" + std::to_string(s.tbs_input_res) +
+                      ") must be a multiple of patch_size (" + std::to_string(s.patch_size) + ")");
+  if (s.embed_dim % 4 != 0 || s.embed_dim % s.heads != 0)
+    throw ConfigError(where + ": embed_dim (" + std::to_string(s.embed_dim) +
+                      ") must be divisible by 4 (sin-cos position embedding) and by heads (" +
+                      std::to_string(s.heads) + ")");
+  if (static_cast<std::int64_t>(static_cast<double>(s.embed_dim) * s.mlp_ratio) < 1)
+    throw ConfigError(where + ": mlp_ratio " + std::to_string(s.mlp_ratio) + " gives an empty MLP hidden layer");
+  const auto grid = s.tbs_input_res / s.patch_size;
+  if (tbs::visible_token_count(grid * grid, s.mask_ratio) < 1)
+    throw ConfigError(where + ": mask_ratio " + std::to_string(s.mask_ratio) + " leaves no visible token of " +
+                      std::to_string(grid * grid) + " (tbs_input_res / patch_size squared)");
+  for (auto& a : s.adapt)
+    if (a.empty()) throw ConfigError(where + ": adapt holds an empty prefix");
+}
+}  // namespace
+
+const Binding<S4TSettings>& s4t_binding() {
+  using S = S4TSettings;
+  static const auto b =
+      Binding<S>()
+          .integer("tbs_input_res", &S::tbs_input_res, 256,
+                   "side of the square grid the stacked task latents are resized to before the TBS", 1, 8192)
+          .integer("patch_size", &S::patch_size, 16, "TBS patch size (kernel = stride of the patch embedding)", 1,
+                   1024)
+          .integer("embed_dim", &S::embed_dim, 64, "TBS encoder and decoder width (divisible by 4 and by heads)", 4,
+                   4096)
+          .integer("depth", &S::depth, 4, "TBS encoder blocks", 0, 64)
+          .integer("decoder_depth", &S::decoder_depth, 2, "TBS decoder blocks", 0, 64)
+          .integer("heads", &S::heads, 4, "attention heads of every TBS block", 1, 256)
+          .real("mlp_ratio", &S::mlp_ratio, 4.0, "TBS MLP hidden width / embed_dim", 0.0, 64.0)
+          .integer("latent_channels", &S::latent_channels, 64, "channels of each task latent z_t", 1, 4096)
+          .real("mask_ratio", &S::mask_ratio, 0.8,
+                "fraction of TBS tokens masked on every forward pass (train, TTT, eval)", 0.0, 0.999)
+          .real("lambda_tp", &S::lambda_tp, 1.0,
+                "source weight of the auxiliary latent-head losses (L^TP); the released NYUD/PASCAL configs use 0.01",
+                0.0)
+          .real("lambda_tbs_source", &S::lambda_tbs_source, 1.0,
+                "source weight of the TBS losses (L^TBS); the released NYUD/PASCAL configs use 0.01", 0.0)
+          .flag("auto_weight", &S::auto_weight, false,
+                "source: uncertainty weighting sum_t 0.5 L_t/sigma_t^2 + log(1+sigma_t^2) with learnable sigma_t "
+                "(Taskonomy-source code path) instead of w_t")
+          .real("lambda_tbs", &S::lambda_tbs, 0.01, "test-time weight of the TBS consistency loss", 0.0)
+          .flag("double_task_weight", &S::double_task_weight, false,
+                "test time: weight task t by w_t^2 (the released code's quirk) instead of w_t")
+          .text("single_task", &S::single_task, "",
+                "single-task S4T (supplement Table 5): only this task's latent feeds the TBS and only its term is "
+                "in the losses of the TBS; empty = all tasks")
+          .texts("adapt", &S::adapt, {"backbone", "method"},
+                 "parameter-name prefixes adapted at test time (e.g. backbone, method, method.tbs, heads, or a "
+                 "backbone submodule as backbone.<name>)")
+          .group(&S::optimizer, optimizer_binding(optimizer_defaults()))
+          .then(check);
+  return b;
 }
 
 const char* s4t_doc() {
-  return R"(S4T: Synchronizing Tasks for Test-time Training (Jeong et al., ICCV 2025), METHODS.md 1.
+  return R"(S4T: Synchronizing Tasks for Test-time Training (Jeong et al., ICCV 2025); docs/methods.md#s4t.
 Modules (registered as "method" in the model; all saved in checkpoints):
 - ts_comp: one shared 1x1 conv (bias) from the backbone's fused map (3840 channels for ResNet-50) to
   T*latent_channels channels; channel slice t is the task latent z_t. When the backbone gives per-task
@@ -61,7 +97,7 @@ Modules (registered as "method" in the model; all saved in checkpoints):
   Linear and for the patch-embedding weight viewed as a matrix, zero Linear biases, LayerNorm (1, 0),
   mask_token N(0, 0.02^2); the patch-embedding bias, ts_comp and aux heads keep PyTorch's default conv init.
   ResNet-50, K = (7, 1, 3, 1): ts_comp 983,296 + aux heads 780 + TBS 4,698,432 = 5,682,508 parameters.
-Source objective (has_source_objective = true; a separate source checkpoint):
+Source objective (the method overrides source_objective, so it trains a separate source checkpoint):
   L = sum_t w_t l_t(main) + lambda_tp * sum_t w_t l_t(aux) + lambda_tbs_source * sum_t w_t l_t(TBS),
   with the tasks' supervised losses and weights w_t (an all-ignore semseg batch gives 0 for all three terms).
   Defaults 1/1 follow the supplement; the released NYUD/PASCAL configs use 0.01/0.01.
@@ -93,12 +129,11 @@ namespace {
 void register_s4t(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "s4t";
-  info.version = "1.0.0";
   info.summary = "S4T: task latents + a masked-token ViT (TBS) that the main heads must agree with at test time";
   info.doc = s4t::s4t_method::s4t_doc();
-  info.schema = s4t::s4t_method::s4t_schema();
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options& o) {
-    return std::make_shared<s4t::s4t_method::S4TMethod>(s4t::s4t_method::S4TSettings::from(o));
+  info.schema = s4t::s4t_method::s4t_binding().schema();
+  s4t::add_method<s4t::s4t_method::S4TMethod>(r, info, [](const s4t::BuildContext&, const s4t::Options& o) {
+    return std::make_shared<s4t::s4t_method::S4TMethod>(s4t::s4t_method::s4t_binding().read(o));
   });
 }
 }  // namespace

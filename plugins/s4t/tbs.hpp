@@ -1,8 +1,8 @@
 #pragma once
-// The Task Behavior Synchronizer (METHODS.md 1.2 item 6): a small MAE-style ViT that predicts every
-// task's output from a randomly masked token grid of the stacked task latents. Parameter names follow
-// MAE / timm (patch_embed.proj, blocks.<i>.attn.qkv, mask_token, decoder_pred ...), so a Python
-// checkpoint of the same network maps onto it by name.
+// The Task Behavior Synchronizer (Jeong et al., ICCV 2025; docs/methods.md#s4t): a small MAE-style ViT
+// that predicts every task's output from a randomly masked token grid of the stacked task latents.
+// Parameter names follow MAE / timm (patch_embed.proj, blocks.<i>.attn.qkv, mask_token, decoder_pred ...),
+// so a Python checkpoint of the same network maps onto it by name.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>

@@ -1,5 +1,5 @@
 #pragma once
-// Header-only pieces of the TBS that tests exercise directly (METHODS.md 1.2 item 6): the number of
+// Header-only pieces of the TBS that tests exercise directly (docs/methods.md#s4t): the number of
 // visible tokens, the per-sample random token mask and the fixed 2-D sine-cosine position embedding.
 // Both the plugin and tests/plugins_s4t compile this header; nothing here is exported.
 #include <ATen/core/Tensor.h>

@@ -1,4 +1,4 @@
-// TENT (Wang et al., ICLR 2021; METHODS.md §2.1): minimise the Shannon entropy of the model's own
+// TENT (Wang et al., ICLR 2021; docs/methods.md#tent): minimise the Shannon entropy of the model's own
 // predictions, adapting only the affine parameters (γ, β) of the BatchNorm layers, with BatchNorm
 // normalising by the statistics of the current test batch.
 //
@@ -7,34 +7,46 @@
 // Bernoulli (sigmoid) of the edge logits. Regression outputs (depth, normals) have no entropy and are
 // refused. Because γ/β of the shared backbone are updated, every task's prediction changes.
 #include <ATen/ATen.h>
-#include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 
 #include <memory>
-#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "s4t/error.hpp"
 #include "s4t/log.hpp"
 #include "s4t/method.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t/optimizer.hpp"
+#include "s4t/parameter_selection.hpp"
 #include "s4t/plugin.hpp"
-#include <spdlog/spdlog.h>
 
 namespace {
 
-// Full names (under the model root) of the affine parameters of every BatchNorm layer.
-std::set<std::string> batchnorm_affine_names(torch::nn::Module& root) {
-  std::set<std::string> names;
-  for (auto& item : root.named_modules(std::string(), /*include_self=*/false)) {
-    auto* m = item.value().get();
-    const bool bn = dynamic_cast<torch::nn::BatchNorm1dImpl*>(m) || dynamic_cast<torch::nn::BatchNorm2dImpl*>(m) ||
-                    dynamic_cast<torch::nn::BatchNorm3dImpl*>(m);
-    if (!bn) continue;
-    for (auto& p : m->named_parameters(/*recurse=*/false)) names.insert(item.key() + "." + p.key());
-  }
-  return names;
+// Options of [method.tent]; keys and defaults in binding().
+struct Settings {
+  std::vector<std::string> tasks;
+  bool batch_stats_in_prediction;  // predict_norm = "batch"
+  s4t::OptimizerSpec optimizer;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b = [] {
+    s4t::OptimizerSpec d;
+    d.name = "adam";
+    d.lr = 1e-3;
+    d.beta1 = 0.9;
+    d.beta2 = 0.999;
+    return s4t::Binding<Settings>()
+        .texts("tasks", &Settings::tasks, {"semseg"},
+               "tasks whose entropy is minimised: classification (softmax entropy) or sigmoid (binary entropy, "
+               "e.g. edge) tasks")
+        .choice("predict_norm", &Settings::batch_stats_in_prediction, "batch", {{"batch", true}, {"running", false}},
+                "batch: test-batch statistics in adaptation and prediction (TENT); running: update the running "
+                "statistics and predict with them")
+        .group(&Settings::optimizer, s4t::optimizer_binding(d));
+  }();
+  return b;
 }
 
 // Mean over pixels (and the batch) of the Shannon entropy of the softmax over channels.
@@ -56,19 +68,16 @@ struct EntropyTerm {
 
 class Tent final : public s4t::TTTMethod {
  public:
-  explicit Tent(const s4t::Options& o)
-      : task_names_(o.get_string_list("tasks")),
-        batch_stats_in_prediction_(o.get_string("predict_norm") == "batch"),
-        optimizer_(s4t::optimizer_from(o)) {}
+  explicit Tent(Settings s) : s_(std::move(s)) {}
 
   void attach(s4t::MultiTaskModel& model) override {
     terms_.clear();
-    for (auto& name : task_names_) {
+    for (auto& name : s_.tasks) {
       const s4t::TaskSpec* spec = nullptr;
       for (auto& t : model.tasks())
         if (t.name == name) spec = &t;
       if (!spec) {
-        s4t::logger()->warn("tent: task '{}' is not a task of this model; it is left out of the entropy", name);
+        s4t::log::warn("tent: task '{}' is not a task of this model; it is left out of the entropy", name);
         continue;
       }
       if (spec->kind == s4t::TaskKind::Classification) terms_.push_back({name, true});
@@ -86,14 +95,16 @@ class Tent final : public s4t::TTTMethod {
 
   s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel& model) override {
     s4t::AdaptationPolicy p;
-    auto names = std::make_shared<std::set<std::string>>(batchnorm_affine_names(model.root()));
-    p.selects = [names](const std::string& name) { return names->count(name) > 0; };
+    // Affine parameters of the normalisation layers, found by module type. The in-tree backbones and
+    // heads build BatchNorm only, so these are exactly TENT's BatchNorm gamma/beta; a backbone with
+    // GroupNorm/LayerNorm would have those adapted too.
+    p.selects = s4t::select_names(s4t::norm_affine_parameter_names(model.root()));
     // TENT drops the running statistics (track_running_stats = False): every forward pass, adaptation
     // and prediction, normalises with the statistics of the current test batch. TrainFrozen gives
     // exactly that without touching the stored source statistics.
-    p.adapt_norm = batch_stats_in_prediction_ ? s4t::NormMode::TrainFrozen : s4t::NormMode::TrainUpdate;
-    p.predict_norm = batch_stats_in_prediction_ ? s4t::NormMode::TrainFrozen : s4t::NormMode::Eval;
-    p.optimizer = optimizer_;
+    p.adapt_norm = s_.batch_stats_in_prediction ? s4t::NormMode::TrainFrozen : s4t::NormMode::TrainUpdate;
+    p.predict_norm = s_.batch_stats_in_prediction ? s4t::NormMode::TrainFrozen : s4t::NormMode::Eval;
+    p.optimizer = s_.optimizer;
     return p;
   }
 
@@ -109,19 +120,16 @@ class Tent final : public s4t::TTTMethod {
   }
 
  private:
-  std::vector<std::string> task_names_;
-  bool batch_stats_in_prediction_;
-  s4t::OptimizerSpec optimizer_;
+  Settings s_;
   std::vector<EntropyTerm> terms_;
 };
 
 void register_tent(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "tent";
-  info.version = "1.0.0";
   info.summary = "TENT: entropy minimisation on BatchNorm affine parameters with test-batch statistics";
   info.doc =
-      "TENT (Wang et al., ICLR 2021; METHODS.md 2.1). No source-time module; adapts from the shared base "
+      "TENT (Wang et al., ICLR 2021; docs/methods.md#tent). No source-time module; adapts from the shared base "
       "checkpoint.\n"
       "Loss: mean over pixels and images of the Shannon entropy of each listed task's prediction, summed over "
       "the listed tasks (`tasks`). Multi-task decision [RECON]: default only semseg (per-pixel softmax over the "
@@ -140,20 +148,10 @@ void register_tent(s4t::Registrar& r) {
       "CIFAR configuration with batch 128/200); the paper's ImageNet setting is SGD lr 2.5e-4 momentum 0.9 "
       "(batch 64) — set optimizer/lr/momentum to use it. TENT takes 1 step per batch, online; steps and "
       "episodic/online are the host protocol's choice here.";
-  info.schema.add_string_list("tasks", {"semseg"},
-                              "tasks whose entropy is minimised: classification (softmax entropy) or sigmoid "
-                              "(binary entropy, e.g. edge) tasks");
-  info.schema.add_string("predict_norm", "batch",
-                         "batch: test-batch statistics in adaptation and prediction (TENT); running: update the "
-                         "running statistics and predict with them",
-                         {"batch", "running"});
-  s4t::OptimizerSpec d;
-  d.name = "adam";
-  d.lr = 1e-3;
-  d.beta1 = 0.9;
-  d.beta2 = 0.999;
-  s4t::add_optimizer_options(info.schema, d);
-  r.add_method(info, [](const s4t::BuildContext&, const s4t::Options& o) { return std::make_shared<Tent>(o); });
+  info.schema = binding().schema();
+  s4t::add_method<Tent>(r, info, [](const s4t::BuildContext&, const s4t::Options& o) {
+    return std::make_shared<Tent>(binding().read(o));
+  });
 }
 
 }  // namespace

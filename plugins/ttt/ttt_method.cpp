@@ -1,5 +1,5 @@
 // TTT (Sun et al., ICML 2020), rotation prediction, adapted to the shared multi-task network
-// (METHODS.md §2.3). A rotation head reads the shared features (by default the fused 3840-channel map
+// (docs/methods.md#ttt). A rotation head reads the shared features (by default the fused 3840-channel map
 // every task head reads), is trained jointly with the tasks at source time, and at test time the
 // backbone is updated so that the head predicts the rotation of rotated copies of the target batch.
 #include <ATen/ATen.h>
@@ -7,16 +7,22 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/method.hpp"
 #include "s4t/norm.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t/optimizer.hpp"
+#include "s4t/parameter_selection.hpp"
 #include "s4t/plugin.hpp"
 
 namespace {
@@ -40,20 +46,46 @@ class RotationHeadImpl : public torch::nn::Module {
 TORCH_MODULE(RotationHead);
 
 enum class Rotations { Rand, Expand };
-Rotations rotations_from(const std::string& s) { return s == "expand" ? Rotations::Expand : Rotations::Rand; }
 
+// Options of [method.ttt]; keys and defaults in binding().
 struct Settings {
-  double weight = 1.0;
-  bool fused = true;
-  std::int64_t hidden = 1024;
-  Rotations source_rotations = Rotations::Rand;
-  Rotations test_rotations = Rotations::Expand;
-  bool crop_non_square = true;  // false: only half turns (0°, 180°) when H != W
-  bool adapt_head = false;
-  s4t::NormMode adapt_norm = s4t::NormMode::TrainUpdate;
-  s4t::NormMode predict_norm = s4t::NormMode::Eval;
+  double weight;
+  bool fused;  // input = "fused"; attach() falls back to the last stage when there is no fused map
+  std::int64_t hidden;
+  Rotations source_rotations;
+  Rotations test_rotations;
+  bool crop_non_square;  // false: only half turns (0°, 180°) when H != W
+  bool adapt_head;
+  s4t::NormModes norm;
   s4t::OptimizerSpec optimizer;
 };
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b = [] {
+    s4t::OptimizerSpec opt;
+    opt.name = "sgd";
+    opt.lr = 1e-3;
+    const std::vector<std::pair<std::string, Rotations>> rotations{{"rand", Rotations::Rand},
+                                                                   {"expand", Rotations::Expand}};
+    return s4t::Binding<Settings>()
+        .real("weight", &Settings::weight, 1.0, "weight of the rotation CE in the source objective", 0.0)
+        .choice("input", &Settings::fused, "fused", {{"fused", true}, {"last_stage", false}},
+                "features the rotation head reads")
+        .integer("hidden", &Settings::hidden, 1024, "channels of the head's 1x1 conv (1024 gives Table 6's 27.49 M)",
+                 1, 65536)
+        .choice("source_rotations", &Settings::source_rotations, "rand", rotations,
+                "rotations per source image: one random turn, or all four")
+        .choice("test_rotations", &Settings::test_rotations, "expand", rotations,
+                "rotations per target image: one random turn, or all four")
+        .choice("non_square", &Settings::crop_non_square, "crop", {{"crop", true}, {"half_turns", false}},
+                "H != W: centre-crop to a square, or use only 0/180-degree turns")
+        .flag("adapt_head", &Settings::adapt_head, false,
+              "also adapt the rotation head at test time (theta_e + theta_s)")
+        .group(&Settings::norm, s4t::norm_modes_binding({}))
+        .group(&Settings::optimizer, s4t::optimizer_binding(opt));
+  }();
+  return b;
+}
 
 /// Rotated copies of a batch and their rotation labels (k quarter turns, counter-clockwise).
 struct RotatedBatch {
@@ -69,13 +101,11 @@ class RotationTTT final : public s4t::TTTMethod {
     const auto& info = model.feature_info();
     std::int64_t in = 0;
     if (s_.fused && info.fused_channels > 0) in = info.fused_channels;
-    else if (!info.stage_channels.empty()) { in = info.stage_channels.back(); s_.fused = false; }
+    else if (!info.stages.empty()) { in = info.stages.back().channels; s_.fused = false; }
     if (in <= 0) throw s4t::PluginError("ttt: the backbone offers neither a fused map nor stages");
     head_ = RotationHead(in, s_.hidden);
   }
   std::shared_ptr<torch::nn::Module> module() override { return head_.ptr(); }
-
-  bool has_source_objective() const override { return true; }
 
   at::Tensor source_objective(s4t::MultiTaskModel& model, const s4t::Batch& batch, const s4t::ModelOutput& output,
                               const std::map<std::string, at::Tensor>& main_losses) override {
@@ -86,12 +116,11 @@ class RotationTTT final : public s4t::TTTMethod {
 
   s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel&) override {
     s4t::AdaptationPolicy p;
-    const bool head = s_.adapt_head;
-    p.selects = [head](const std::string& name) {
-      return name.rfind("backbone.", 0) == 0 || (head && name.rfind("method.", 0) == 0);
-    };
-    p.adapt_norm = s_.adapt_norm;
-    p.predict_norm = s_.predict_norm;
+    std::vector<std::string> prefixes{s4t::kBackbonePrefix};
+    if (s_.adapt_head) prefixes.push_back(s4t::kMethodPrefix);
+    p.selects = s4t::select_prefixes(prefixes);
+    p.adapt_norm = s_.norm.adapt;
+    p.predict_norm = s_.norm.predict;
     p.optimizer = s_.optimizer;
     return p;
   }
@@ -170,7 +199,7 @@ class RotationTTT final : public s4t::TTTMethod {
 };
 
 const char* kDoc =
-    "TTT (Sun et al., ICML 2020) on the shared multi-task network (METHODS.md 2.3).\n"
+    "TTT (Sun et al., ICML 2020) on the shared multi-task network (docs/methods.md#ttt).\n"
     "Module: a rotation head on the shared features: 1x1 conv (C -> `hidden`, bias) + ReLU + global average "
     "pooling + linear (`hidden` -> 4). By default it reads the fused map (3840 channels for ResNet-50) that "
     "every task head reads, so the rotation task shapes exactly the representation the tasks use; with "
@@ -199,38 +228,11 @@ const char* kDoc =
 void register_ttt(s4t::Registrar& r) {
   s4t::ComponentInfo info;
   info.name = "ttt";
-  info.version = "1.0.0";
   info.summary = "TTT: rotation-prediction head on the shared features, rotation CE at source and test time";
   info.doc = kDoc;
-  info.schema.add_float("weight", 1.0, "weight of the rotation CE in the source objective", 0.0)
-      .add_string("input", "fused", "features the rotation head reads", {"fused", "last_stage"})
-      .add_int("hidden", 1024, "channels of the head's 1x1 conv (1024 gives Table 6's 27.49 M)", 1, 65536)
-      .add_string("source_rotations", "rand", "rotations per source image: one random turn, or all four",
-                  {"rand", "expand"})
-      .add_string("test_rotations", "expand", "rotations per target image: one random turn, or all four",
-                  {"rand", "expand"})
-      .add_string("non_square", "crop", "H != W: centre-crop to a square, or use only 0/180-degree turns",
-                  {"crop", "half_turns"})
-      .add_bool("adapt_head", false, "also adapt the rotation head at test time (theta_e + theta_s)")
-      .add_string("adapt_norm", "train_update", "BatchNorm during adaptation", {"train_update", "train_frozen", "eval"})
-      .add_string("predict_norm", "eval", "BatchNorm when predicting", {"train_update", "train_frozen", "eval"});
-  s4t::OptimizerSpec opt;
-  opt.name = "sgd";
-  opt.lr = 1e-3;
-  s4t::add_optimizer_options(info.schema, opt);
-  r.add_method(info, [](const s4t::BuildContext& ctx, const s4t::Options& o) {
-    Settings s;
-    s.weight = o.get_float("weight");
-    s.fused = o.get_string("input") == "fused";
-    s.hidden = o.get_int("hidden");
-    s.source_rotations = rotations_from(o.get_string("source_rotations"));
-    s.test_rotations = rotations_from(o.get_string("test_rotations"));
-    s.crop_non_square = o.get_string("non_square") == "crop";
-    s.adapt_head = o.get_bool("adapt_head");
-    s.adapt_norm = s4t::norm_mode_from_string(o.get_string("adapt_norm"));
-    s.predict_norm = s4t::norm_mode_from_string(o.get_string("predict_norm"));
-    s.optimizer = s4t::optimizer_from(o);
-    return std::make_shared<RotationTTT>(ctx, s);
+  info.schema = binding().schema();
+  s4t::add_method<RotationTTT>(r, info, [](const s4t::BuildContext& ctx, const s4t::Options& o) {
+    return std::make_shared<RotationTTT>(ctx, binding().read(o));
   });
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The RealNVP normalising flow of TTTFlow (METHODS.md §2.5): three affine checkerboard couplings with
+// The RealNVP normalising flow of TTTFlow (docs/methods.md#tttflow): three affine checkerboard couplings with
 // ActNorm layers between them, each coupling conditioned by a ResModule of weight-normalised convs.
 // Works on any N×C×H×W feature map (the checkerboard mask is built for the input's H×W).
 #include <torch/nn/module.h>

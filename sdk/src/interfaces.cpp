@@ -22,16 +22,26 @@ std::string Dataset::describe() const { return "dataset of " + std::to_string(si
 
 void TTTMethod::attach(MultiTaskModel&) {}
 std::shared_ptr<torch::nn::Module> TTTMethod::module() { return nullptr; }
-bool TTTMethod::has_source_objective() const { return false; }
 at::Tensor TTTMethod::source_objective(MultiTaskModel& model, const Batch&, const ModelOutput&,
                                        const std::map<std::string, at::Tensor>& main_losses) {
   return weighted_sum(model.tasks(), main_losses);
 }
-bool TTTMethod::has_post_training() const { return false; }
 void TTTMethod::after_source_training(MultiTaskModel&, BatchStream&) {}
 void TTTMethod::begin_adaptation(MultiTaskModel&) {}
 std::map<std::string, at::Tensor> TTTMethod::task_latents(MultiTaskModel& model, const at::Tensor& images) {
   return model.features(images).task_features;
+}
+
+std::vector<std::int64_t> FeatureInfo::stage_channels() const {
+  std::vector<std::int64_t> out;
+  for (auto& s : stages) out.push_back(s.channels);
+  return out;
+}
+
+std::vector<std::int64_t> FeatureInfo::stage_strides() const {
+  std::vector<std::int64_t> out;
+  for (auto& s : stages) out.push_back(s.stride);
+  return out;
 }
 
 std::string to_string(ComponentKind kind) {

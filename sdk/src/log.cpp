@@ -1,20 +1,45 @@
 #include "s4t/log.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
 
 namespace s4t {
 
-std::shared_ptr<spdlog::logger> logger() {
-  // One logger for the whole process; the host adds a file sink per run.
-  static std::shared_ptr<spdlog::logger> instance = [] {
-    auto existing = spdlog::get("s4t");
-    if (existing) return existing;
-    auto l = spdlog::stderr_color_mt("s4t");
-    l->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
-    return l;
-  }();
-  return instance;
+namespace {
+// The host installs its sink once at start-up; until then lines go to stderr.
+struct SinkSlot {
+  std::mutex mutex;
+  LogSink sink = nullptr;
+  void* user = nullptr;
+};
+SinkSlot& slot() {
+  static SinkSlot s;
+  return s;
+}
+std::atomic<int> current_level{static_cast<int>(LogLevel::Info)};
+}  // namespace
+
+void set_log_sink(LogSink sink, void* user, LogLevel level) {
+  std::lock_guard<std::mutex> lock(slot().mutex);
+  slot().sink = sink;
+  slot().user = user;
+  current_level = static_cast<int>(level);
+}
+
+bool log_enabled(LogLevel level) {
+  return level != LogLevel::Off && static_cast<int>(level) >= current_level.load(std::memory_order_relaxed);
+}
+
+void log_message(LogLevel level, const std::string& text) {
+  if (!log_enabled(level)) return;
+  std::lock_guard<std::mutex> lock(slot().mutex);
+  if (slot().sink) {
+    slot().sink(level, text.c_str(), slot().user);
+    return;
+  }
+  static const char* names[] = {"trace", "debug", "info", "warning", "error", "off"};
+  std::fprintf(stderr, "[%s] %s\n", names[static_cast<int>(level)], text.c_str());
 }
 
 }  // namespace s4t

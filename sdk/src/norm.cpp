@@ -3,8 +3,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 
-#include <mutex>
-#include <unordered_map>
+#include <type_traits>
 
 #include "s4t/error.hpp"
 
@@ -19,6 +18,8 @@ std::string to_string(NormMode mode) {
   return "?";
 }
 
+std::vector<std::string> norm_mode_names() { return {"train_update", "train_frozen", "eval"}; }
+
 NormMode norm_mode_from_string(const std::string& text) {
   if (text == "train_update") return NormMode::TrainUpdate;
   if (text == "train_frozen") return NormMode::TrainFrozen;
@@ -26,36 +27,43 @@ NormMode norm_mode_from_string(const std::string& text) {
   throw ConfigError("unknown normalisation mode '" + text + "'; expected train_update, train_frozen or eval");
 }
 
-namespace {
-// The momentum a layer was built with, remembered the first time TrainFrozen sets it to 0, so the
-// other modes can restore it. Keyed by layer address; layers are never moved once built.
-std::mutex built_momentum_mutex;
-std::unordered_map<const void*, double> built_momentum;
+// c10::optional<double> in LibTorch 1.x, std::optional<double> in 2.x.
+using Momentum = std::decay_t<decltype(std::declval<torch::nn::BatchNormOptions&>().momentum())>;
 
-template <typename Impl>
-bool apply_to(torch::nn::Module& m, NormMode mode) {
-  auto* bn = dynamic_cast<Impl*>(&m);
-  if (!bn) return false;
-  if (mode == NormMode::Eval) bn->eval(); else bn->train();
-  auto& momentum = bn->options.momentum();
-  std::lock_guard<std::mutex> lock(built_momentum_mutex);
-  if (mode == NormMode::TrainFrozen) {
-    if (momentum && *momentum != 0.0) built_momentum[bn] = *momentum;
-    bn->options.momentum(0.0);  // running = (1 - 0)·running + 0·batch: unchanged
-  } else if (auto it = built_momentum.find(bn); it != built_momentum.end()) {
-    bn->options.momentum(it->second);
-  }
-  return true;
-}
-}  // namespace
+// One BatchNorm layer: its module, its momentum option and the value it was built with.
+struct NormLayers::Layer {
+  torch::nn::Module* module;
+  Momentum* momentum;  // the layer's own options.momentum()
+  Momentum built;      // as built
+};
 
-void apply_norm_mode(torch::nn::Module& root, NormMode mode) {
+NormLayers::NormLayers(torch::nn::Module& root) {
   auto visit = [&](torch::nn::Module& m) {
-    apply_to<torch::nn::BatchNorm2dImpl>(m, mode) || apply_to<torch::nn::BatchNorm1dImpl>(m, mode) ||
-        apply_to<torch::nn::BatchNorm3dImpl>(m, mode);
+    auto add = [&](auto* bn) {
+      if (!bn) return false;
+      layers_.push_back(Layer{&m, &bn->options.momentum(), bn->options.momentum()});
+      return true;
+    };
+    add(dynamic_cast<torch::nn::BatchNorm2dImpl*>(&m)) || add(dynamic_cast<torch::nn::BatchNorm1dImpl*>(&m)) ||
+        add(dynamic_cast<torch::nn::BatchNorm3dImpl*>(&m));
   };
   visit(root);
   for (auto& child : root.modules(/*include_self=*/false)) visit(*child);
 }
+
+NormLayers::~NormLayers() = default;
+NormLayers::NormLayers(NormLayers&&) noexcept = default;
+NormLayers& NormLayers::operator=(NormLayers&&) noexcept = default;
+
+void NormLayers::apply(NormMode mode) {
+  for (auto& l : layers_) {
+    if (mode == NormMode::Eval) l.module->eval(); else l.module->train();
+    // TrainFrozen: running = (1 - 0)·running + 0·batch, i.e. unchanged; the other modes restore the
+    // momentum the layer was built with.
+    *l.momentum = mode == NormMode::TrainFrozen ? Momentum(0.0) : l.built;
+  }
+}
+
+std::size_t NormLayers::size() const { return layers_.size(); }
 
 }  // namespace s4t

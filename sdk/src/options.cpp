@@ -1,8 +1,10 @@
 #include "s4t/options.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <sstream>
+#include <cstdio>
+#include <system_error>
 
 #include "s4t/error.hpp"
 
@@ -24,12 +26,20 @@ std::string type_name(ValueType type) {
 ValueType type_of(const Value& value) { return static_cast<ValueType>(value.index()); }
 
 namespace {
+// Shortest text that reads back as the same double (0.1, not 0.10000000000000001), marked as a float
+// ("1.0", not "1"): what the user would have written.
 std::string number_text(double v) {
-  std::ostringstream out;
-  out << v;
-  std::string s = out.str();
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s = ec == std::errc() ? std::string(buf, end) : std::string("nan");
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
   return s;
+}
+// A bound or value of an option of `type`: integers as integers.
+std::string bound_text(ValueType type, double v) {
+  const bool integral = type == ValueType::Int || type == ValueType::IntList;
+  if (integral && std::isfinite(v) && v == std::trunc(v)) return std::to_string(static_cast<std::int64_t>(v));
+  return number_text(v);
 }
 template <typename T, typename F>
 std::string list_text(const std::vector<T>& items, F each) {
@@ -37,7 +47,28 @@ std::string list_text(const std::vector<T>& items, F each) {
   for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + each(items[i]);
   return s + "]";
 }
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
 }  // namespace
 
 std::string to_string(const Value& value) {
@@ -54,6 +85,12 @@ std::string to_string(const Value& value) {
   return "?";
 }
 
+std::string range_to_string(const OptionSpec& spec) {
+  if (!spec.min && !spec.max) return {};
+  return "[" + (spec.min ? bound_text(spec.type, *spec.min) : std::string("-inf")) + ", " +
+         (spec.max ? bound_text(spec.type, *spec.max) : std::string("inf")) + "]";
+}
+
 std::string OptionSpec::check(const Value& value) const {
   ValueType got = type_of(value);
   bool type_ok = got == type || (type == ValueType::Float && got == ValueType::Int) ||
@@ -61,12 +98,11 @@ std::string OptionSpec::check(const Value& value) const {
   if (!type_ok) return "expected " + type_name(type) + ", got " + type_name(got) + " " + to_string(value);
   auto range_msg = [&](double v) -> std::string {
     if ((min && v < *min) || (max && v > *max) || std::isnan(v)) {
-      std::ostringstream out;
-      out << "value " << v << " is out of range; expected ";
-      if (min && max) out << "a value in [" << *min << ", " << *max << "]";
-      else if (min) out << "a value >= " << *min;
-      else out << "a value <= " << *max;
-      return out.str();
+      std::string m = "value " + bound_text(got, v) + " is out of range; expected ";
+      if (!min && !max) return m + "a number";
+      if (min && max) return m + "a value in [" + bound_text(type, *min) + ", " + bound_text(type, *max) + "]";
+      if (min) return m + "a value >= " + bound_text(type, *min);
+      return m + "a value <= " + bound_text(type, *max);
     }
     return {};
   };

@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -54,10 +56,78 @@ void write_file_atomically(const fs::path& path, const std::string& bytes) {
   }
 }
 
+namespace {
+// torch.save files are zip archives of stored (uncompressed) entries, and LibTorch's reader does not
+// check their CRC-32s: a flipped byte in a tensor would load silently. Walk the central directory and
+// check every entry's CRC (zlib). Returns an empty string when all match, else what is wrong.
+std::uint64_t read_le(const std::vector<char>& b, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+std::string zip_crc_problem(const std::vector<char>& b) {
+  const std::size_t n = b.size();
+  if (n < 22) return {};
+  std::size_t eocd = std::string::npos;  // end of central directory record
+  for (std::size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;)
+    if (read_le(b, i, 4) == 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  if (eocd == std::string::npos) return {};  // not a zip: the unpickler says what it is
+  std::uint64_t entries = read_le(b, eocd + 10, 2), cd = read_le(b, eocd + 16, 4);
+  if ((entries == 0xFFFF || cd == 0xFFFFFFFF) && eocd >= 20 && read_le(b, eocd - 20, 4) == 0x07064b50) {
+    const std::uint64_t z64 = read_le(b, eocd - 20 + 8, 8);  // zip64 end of central directory record
+    if (z64 + 56 > n || read_le(b, z64, 4) != 0x06064b50) return "its zip64 directory is corrupt";
+    entries = read_le(b, z64 + 32, 8);
+    cd = read_le(b, z64 + 48, 8);
+  }
+  std::size_t at = cd;
+  for (std::uint64_t e = 0; e < entries; ++e) {
+    if (at + 46 > n || read_le(b, at, 4) != 0x02014b50) return "its zip directory is corrupt";
+    const auto method = read_le(b, at + 10, 2);
+    const auto crc = read_le(b, at + 16, 4);
+    std::uint64_t size = read_le(b, at + 24, 4), offset = read_le(b, at + 42, 4);
+    const auto name_len = read_le(b, at + 28, 2), extra_len = read_le(b, at + 30, 2), comment_len = read_le(b, at + 32, 2);
+    if (at + 46 + name_len + extra_len > n) return "its zip directory is truncated";
+    const std::string name(b.data() + at + 46, name_len);
+    for (std::size_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {  // zip64 sizes
+      const auto id = read_le(b, x, 2), len = read_le(b, x + 2, 2);
+      if (id == 0x0001) {
+        std::size_t f = x + 4;
+        if (read_le(b, at + 24, 4) == 0xFFFFFFFF) { size = read_le(b, f, 8); f += 8; }
+        if (read_le(b, at + 20, 4) == 0xFFFFFFFF) f += 8;
+        if (read_le(b, at + 42, 4) == 0xFFFFFFFF) offset = read_le(b, f, 8);
+      }
+      x += 4 + len;
+    }
+    if (offset + 30 > n || read_le(b, offset, 4) != 0x04034b50) return "entry '" + name + "' has no local header";
+    const std::size_t data = offset + 30 + read_le(b, offset + 26, 2) + read_le(b, offset + 28, 2);
+    if (method == 0) {
+      if (data + size > n) return "entry '" + name + "' is truncated";
+      std::uint64_t actual = crc32(0L, Z_NULL, 0);
+      for (std::uint64_t done = 0; done < size;) {  // zlib takes 32-bit lengths
+        const auto chunk = static_cast<uInt>(std::min<std::uint64_t>(size - done, 1u << 30));
+        actual = crc32(actual, reinterpret_cast<const Bytef*>(b.data() + data + done), chunk);
+        done += chunk;
+      }
+      if (actual != crc) return "entry '" + name + "' fails its CRC-32 check (the file is corrupt)";
+    }
+    at += 46 + name_len + extra_len + comment_len;
+  }
+  return {};
+}
+}  // namespace
+
 StateDict read_state_dict(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw DataError("'" + path.string() + "' is a directory; expected a torch.save file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot open state dict '" + path.string() + "'");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (auto problem = zip_crc_problem(bytes); !problem.empty())
+    throw DataError("'" + path.string() + "' is corrupt: " + problem);
   c10::IValue value;
   try {
     value = torch::jit::pickle_load(bytes);

@@ -8,7 +8,7 @@
 #include "engine/trainer.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "run/run_directory.hpp"
-#include "s4t_doctest.hpp"
+#include "s4t_testkit/doctest.hpp"
 #include "test_support.hpp"
 
 using namespace s4t;
@@ -41,7 +41,7 @@ TEST_CASE("non-finite adaptation steps are skipped, counted, and leave the weigh
   ComponentInfo info;
   info.name = "flaky";
   info.version = "1.0";
-  staging.add_method(info, [](const BuildContext&, const Options&) { return std::make_shared<FlakyMethod>(); });
+  add_method<FlakyMethod>(staging, info, [](const BuildContext&, const Options&) { return std::make_shared<FlakyMethod>(); });
   registry.commit(staging.take(), "<test>");
 
   auto tree = ConfigTree::parse(

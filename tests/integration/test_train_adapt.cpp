@@ -1,5 +1,5 @@
 // End to end through the `s4t` binary: a tiny source training and adaptation on synthetic data.
-#include "s4t_doctest.hpp"
+#include "s4t_testkit/doctest.hpp"
 
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -15,8 +15,8 @@ struct PairSpec {
 };
 
 const std::vector<PairSpec>& pairs() {
-  // NYU-40 0-based ids of METHODS.md §1.1 are [23, 6, 32, 5, 3, 33, 4] (7 classes) and [30, 5, 4, 6]
-  // (4 classes); the PNGs store id + 1.
+  // NYU-40 0-based ids of the shared classes (docs/datasets.md) are [23, 6, 32, 5, 3, 33, 4] (7 classes)
+  // and [30, 5, 4, 6] (4 classes); the PNGs store id + 1.
   static const std::vector<PairSpec> p = {
       {"nyud_taskonomy",
        {"refrigerator", "table", "toilet", "sofa", "bed", "sink", "chair"},

@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <opencv2/core.hpp>
-#include <spdlog/spdlog.h>
 
 #include "s4t/error.hpp"
 #include "s4t/log.hpp"
@@ -62,8 +61,8 @@ std::vector<std::size_t> RealDataset::keep_complete(const std::vector<std::strin
       throw DataError(name_ + ": file not found: " + first + " (" + std::to_string(n_missing) + " of " +
                       std::to_string(total) + " samples of split '" + common_.split +
                       "' have missing files; on_error = \"skip\" drops them)");
-    logger()->warn("{}: skipping {} of {} samples of split '{}' with missing files (first: {})", name_, n_missing, total,
-                   common_.split, first);
+    log::warn("{}: skipping {} of {} samples of split '{}' with missing files (first: {})", name_, n_missing, total,
+              common_.split, first);
   }
   return keep;
 }
@@ -110,7 +109,7 @@ Sample RealDataset::get(std::int64_t index) const {
       // Count each bad sample once, however many threads run into it.
       if (bad_[static_cast<std::size_t>(j)].exchange(1) == 0) {
         const auto count = skipped_.fetch_add(1) + 1;
-        logger()->warn("{}: skipping sample {} ({}): {} [{} skipped so far]", name_, j, sample_name(j), e.what(), count);
+        log::warn("{}: skipping sample {} ({}): {} [{} skipped so far]", name_, j, sample_name(j), e.what(), count);
       }
     }
   }

@@ -4,9 +4,28 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 
-#include <s4t/sdk.hpp>
+#include <memory>
+#include <string>
+
+#include <s4t/error.hpp>
+#include <s4t/head.hpp>
+#include <s4t/option_binding.hpp>
+#include <s4t/plugin.hpp>
+#include <s4t/tensor_ops.hpp>
 
 namespace {
+
+struct Settings {
+  std::int64_t hidden = 64;
+  std::int64_t dilation = 2;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b = s4t::Binding<Settings>()
+                            .integer("hidden", &Settings::hidden, 64, "channels of the dilated convolution", 1)
+                            .integer("dilation", &Settings::dilation, 2, "dilation", 1, 16);
+  return b;
+}
 
 // LibTorch idiom: an Impl module holding the layers, registered under stable names (they become
 // "heads.<task>.conv_a.weight" in checkpoints).
@@ -22,12 +41,12 @@ TORCH_MODULE(Dilated);
 
 class DilatedHead final : public s4t::TaskHead {
  public:
-  DilatedHead(const s4t::TaskSpec& task, const s4t::FeatureInfo& info, const s4t::Options& o) : task_(task.name) {
+  DilatedHead(const s4t::TaskSpec& task, const s4t::FeatureInfo& info, const Settings& s) : task_(task.name) {
     auto own = info.task_feature_channels.find(task.name);
     use_task_features_ = own != info.task_feature_channels.end();
     const std::int64_t in = use_task_features_ ? own->second : info.fused_channels;
     if (in <= 0) throw s4t::PluginError("dilated head needs a fused map or per-task features");
-    net_ = Dilated(in, o.get_int("hidden"), task.channels, o.get_int("dilation"));
+    net_ = Dilated(in, s.hidden, task.channels, s.dilation);
   }
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   at::Tensor forward(const s4t::Features& f, std::array<std::int64_t, 2> size) override {
@@ -44,11 +63,12 @@ class DilatedHead final : public s4t::TaskHead {
 void register_components(s4t::Registrar& registrar) {
   s4t::ComponentInfo info;
   info.name = "dilated";
-  info.version = "1.0.0";
   info.summary = "3x3 dilated conv + ReLU + 1x1 conv task head";
-  info.schema.add_int("hidden", 64, "channels of the dilated convolution", 1).add_int("dilation", 2, "dilation", 1, 16);
+  info.schema = binding().schema();
   registrar.add_head(info, [](const s4t::BuildContext&, const s4t::TaskSpec& task, const s4t::FeatureInfo& features,
-                              const s4t::Options& o) { return std::make_shared<DilatedHead>(task, features, o); });
+                              const s4t::Options& o) {
+    return std::make_shared<DilatedHead>(task, features, binding().read(o));
+  });
 }
 
 }  // namespace

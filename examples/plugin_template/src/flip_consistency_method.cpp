@@ -3,29 +3,54 @@
 // Test-time loss: the model's predictions on an image and on its mirror image (mirrored back) should
 // agree. For every regression task the L1 distance between the two is minimised (the x-component of
 // surface normals changes sign under a horizontal flip); for classification tasks the symmetric KL of
-// the per-pixel softmax. Only BatchNorm affine parameters of the backbone adapt, with batch statistics.
+// the per-pixel softmax. Only the affine parameters of the backbone's normalisation layers adapt, with
+// batch statistics; they are found by module type, so the method works on any backbone.
 #include <ATen/ATen.h>
 
-#include <s4t/sdk.hpp>
+#include <memory>
+#include <utility>
+
+#include <s4t/method.hpp>
+#include <s4t/option_binding.hpp>
+#include <s4t/optimizer.hpp>
+#include <s4t/parameter_selection.hpp>
+#include <s4t/plugin.hpp>
 
 namespace {
 
+// Options are declared once: each key is bound to a field, and the schema and the reader come from it.
+struct Settings {
+  double weight = 1.0;
+  s4t::OptimizerSpec optimizer;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b = [] {
+    s4t::OptimizerSpec defaults;
+    defaults.name = "sgd";
+    defaults.lr = 1e-3;
+    defaults.momentum = 0.9;
+    return s4t::Binding<Settings>()
+        .real("weight", &Settings::weight, 1.0, "scale of the consistency loss", 0.0)
+        // optimizer, lr, momentum, ... in [method.flip_consistency]
+        .group(&Settings::optimizer, s4t::optimizer_binding(defaults));
+  }();
+  return b;
+}
+
 class FlipConsistency final : public s4t::TTTMethod {
  public:
-  explicit FlipConsistency(const s4t::Options& options)
-      : weight_(options.get_float("weight")), optimizer_(s4t::optimizer_from(options)) {}
+  explicit FlipConsistency(Settings s) : s_(std::move(s)) {}
 
-  // No modules and no source objective: the host adapts the shared Base checkpoint.
+  // No modules and no source objective (source_objective is not overridden): the host adapts the
+  // shared Base checkpoint.
 
-  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel&) override {
+  s4t::AdaptationPolicy adaptation_policy(s4t::MultiTaskModel& model) override {
     s4t::AdaptationPolicy p;
-    // Full parameter names look like "backbone.layer1.0.bn1.weight"; pick the BatchNorm affine ones.
-    p.selects = [](const std::string& name) {
-      return name.rfind("backbone.", 0) == 0 && name.find(".bn") != std::string::npos;
-    };
-    p.adapt_norm = s4t::NormMode::TrainFrozen;    // batch statistics, source running stats kept
+    p.selects = s4t::select_names(s4t::norm_affine_parameter_names(model.root(), s4t::kBackbonePrefix));
+    p.adapt_norm = s4t::NormMode::TrainFrozen;  // batch statistics, source running stats kept
     p.predict_norm = s4t::NormMode::TrainFrozen;
-    p.optimizer = optimizer_;
+    p.optimizer = s_.optimizer;
     return p;
   }
 
@@ -45,29 +70,23 @@ class FlipConsistency final : public s4t::TTTMethod {
         loss = loss.add(a.sub(b).abs().mean());
       }
     }
-    return loss.mul(weight_);
+    return loss.mul(s_.weight);
   }
 
  private:
-  double weight_;
-  s4t::OptimizerSpec optimizer_;
+  Settings s_;
 };
 
 void register_components(s4t::Registrar& registrar) {
   s4t::ComponentInfo info;
   info.name = "flip_consistency";
-  info.version = "1.0.0";
-  info.summary = "horizontal-flip consistency of all task outputs; adapts backbone BatchNorm affine parameters";
+  info.summary = "horizontal-flip consistency of all task outputs; adapts backbone normalisation affine parameters";
   info.doc = "Example third-party method from examples/plugin_template.";
-  info.schema.add_float("weight", 1.0, "scale of the consistency loss", 0.0);
-  s4t::OptimizerSpec defaults;
-  defaults.name = "sgd";
-  defaults.lr = 1e-3;
-  defaults.momentum = 0.9;
-  s4t::add_optimizer_options(info.schema, defaults);  // optimizer, lr, momentum, ... in [method.flip_consistency]
-  registrar.add_method(info, [](const s4t::BuildContext&, const s4t::Options& options) {
+  info.schema = binding().schema();
+  // Traits (source objective, post-training) are read from the type's overrides.
+  s4t::add_method<FlipConsistency>(registrar, info, [](const s4t::BuildContext&, const s4t::Options& options) {
     // Factories stay cheap and model-independent: the host may create one just to ask questions.
-    return std::make_shared<FlipConsistency>(options);
+    return std::make_shared<FlipConsistency>(binding().read(options));
   });
 }
 

@@ -5,16 +5,37 @@
 // band borders. `brightness` shifts the appearance so a source and a target domain can differ.
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <random>
+#include <string>
+#include <vector>
 
-#include <s4t/sdk.hpp>
+#include <s4t/dataset.hpp>
+#include <s4t/error.hpp>
+#include <s4t/option_binding.hpp>
+#include <s4t/plugin.hpp>
 
 namespace {
 
+struct Settings {
+  std::int64_t size = 32, height = 32, width = 32;
+  double brightness = 0.0;
+};
+
+const s4t::Binding<Settings>& binding() {
+  static const auto b =
+      s4t::Binding<Settings>()
+          .integer("size", &Settings::size, 32, "number of images", 1)
+          .integer("height", &Settings::height, 32, "image height", 8)
+          .integer("width", &Settings::width, 32, "image width", 8)
+          .real("brightness", &Settings::brightness, 0.0,
+                "appearance shift (use different values for source and target)", -2.0, 2.0);
+  return b;
+}
+
 class Stripes final : public s4t::Dataset {
  public:
-  Stripes(const s4t::Options& o)
-      : size_(o.get_int("size")), h_(o.get_int("height")), w_(o.get_int("width")), brightness_(o.get_float("brightness")) {}
+  explicit Stripes(const Settings& s) : size_(s.size), h_(s.height), w_(s.width), brightness_(s.brightness) {}
 
   std::int64_t size() const override { return size_; }
   std::array<std::int64_t, 2> image_size() const override { return {h_, w_}; }
@@ -52,13 +73,11 @@ class Stripes final : public s4t::Dataset {
 void register_components(s4t::Registrar& registrar) {
   s4t::ComponentInfo info;
   info.name = "stripes";
-  info.version = "1.0.0";
   info.summary = "procedural striped planes with consistent semseg/depth/normals/edge labels";
-  info.schema.add_int("size", 32, "number of images", 1)
-      .add_int("height", 32, "image height", 8)
-      .add_int("width", 32, "image width", 8)
-      .add_float("brightness", 0.0, "appearance shift (use different values for source and target)", -2.0, 2.0);
-  registrar.add_dataset(info, [](const s4t::DatasetContext&, const s4t::Options& o) { return std::make_shared<Stripes>(o); });
+  info.schema = binding().schema();
+  registrar.add_dataset(info, [](const s4t::DatasetContext&, const s4t::Options& o) {
+    return std::make_shared<Stripes>(binding().read(o));
+  });
 }
 
 }  // namespace

@@ -59,4 +59,18 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+std::vector<std::int64_t> split_int_list(const std::string& text, const std::string& option) {
+  std::vector<std::int64_t> out;
+  for (auto& part : split_list(text)) {
+    std::size_t used = 0;
+    try {
+      out.push_back(std::stoll(part, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size()) throw ConfigError(option + ": '" + part + "' is not an integer");
+  }
+  return out;
+}
+
 }  // namespace s4t::host

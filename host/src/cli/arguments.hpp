@@ -2,6 +2,7 @@
 // Boost.Program_options plumbing shared by the subcommands.
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,7 @@ bool parse_arguments(const std::string& usage, po::options_description& options,
                      std::string* config, CommonArgs& common);
 /// "a,b,c" -> {"a","b","c"}
 std::vector<std::string> split_list(const std::string& text);
+/// "0,1,2" -> {0, 1, 2}; ConfigError naming `option` for an entry that is not an integer.
+std::vector<std::int64_t> split_int_list(const std::string& text, const std::string& option);
 
 }  // namespace s4t::host

@@ -20,6 +20,7 @@
 #include "engine/setup.hpp"
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
+#include "s4t_host/adaptation_session.hpp"
 
 namespace s4t::host {
 
@@ -123,27 +124,15 @@ int cmd_bench(const std::vector<std::string>& args) {
       optimizer->step();
     });
     if (with_ttt) {
-      auto policy = built.method->adaptation_policy(model);
-      std::vector<at::Tensor> adapted;
-      for (auto& p : model.root().named_parameters(true)) {
-        bool a = policy.selects && policy.selects(p.key());
-        p.value().set_requires_grad(a);
-        if (a) adapted.push_back(p.value());
-      }
-      auto ttt_opt = make_optimizer(policy.optimizer, adapted);
-      built.method->begin_adaptation(model);
+      // The step a run takes (the host's AdaptationSession), on the trained weights.
+      SessionOptions session_options;
+      session_options.guard_nonfinite = x.section("ttt").get_bool("skip_nonfinite");
+      session_options.method_label = ctx.registry.label(ComponentKind::Method, m);
+      AdaptationSession session(model, *built.method, session_options);
+      session.begin();
       bool updates = true;
       r["ttt"] = median_ms(warmup, iterations, device, [&] {
-        model.root().train();
-        apply_norm_mode(model.root(), policy.adapt_norm);
-        auto loss = built.method->adaptation_loss(model, batch.images, {1, 0});
-        if (!loss.defined()) {
-          updates = false;  // the method adapts nothing (none)
-          return;
-        }
-        ttt_opt->zero_grad();
-        loss.backward();
-        ttt_opt->step();
+        if (!session.step(batch.images, {1, 0}).ran) updates = false;  // the method adapts nothing (none)
       });
       if (!updates) r.erase("ttt");
     }

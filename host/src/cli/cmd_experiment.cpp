@@ -1,5 +1,4 @@
 // `s4t train | adapt | eval | info CONFIG`: one experiment, one step of its life.
-#include <spdlog/spdlog.h>
 #include <torch/nn/module.h>
 
 #include <iomanip>
@@ -7,15 +6,15 @@
 
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
-#include "cli/comparison.hpp"
-#include "cli/results_table.hpp"
 #include "engine/adapter.hpp"
 #include "engine/setup.hpp"
 #include "engine/trainer.hpp"
+#include "report/results_table.hpp"
 #include "run/run_directory.hpp"
 #include "s4t/error.hpp"
-#include "s4t/log.hpp"
-#include "s4t/state_dict.hpp"
+#include "study/adaptation_record.hpp"
+#include "study/comparison.hpp"
+#include "util/closest_match.hpp"
 
 namespace fs = std::filesystem;
 
@@ -56,20 +55,19 @@ int cmd_adapt(const std::vector<std::string>& args) {
   x.method_options(method);
   RunDirectory run(x, ctx.registry, common.command_line);
   if (checkpoint.empty()) checkpoint = x.section("ttt").get_string("checkpoint");
-  fs::path ckpt = checkpoint;
-  if (ckpt.empty()) {
-    BuildContext probe;
-    auto m = ctx.registry.make_method(method, probe, x.method_options(method));
-    ckpt = finished_checkpoint(run, source_key(*m, method));
-    if (ckpt.empty())
-      throw Error("no finished source checkpoint for method '" + method + "' in " + run.path().string() +
-                  "; run `s4t train " + config + (method == x.section("ttt").get_string("method") ? "" : " --method " + method) +
-                  "` first, or pass --checkpoint FILE");
-  }
-  auto tr = adapt(x, ctx.registry, method, ckpt);
+  auto tr = record_adaptation(run, method, [&] {
+    fs::path ckpt = checkpoint;
+    if (ckpt.empty()) {
+      ckpt = finished_checkpoint(run, ctx.registry.source_key(method));
+      if (ckpt.empty())
+        throw Error("no finished source checkpoint for method '" + method + "' in " + run.path().string() +
+                    "; run `s4t train " + config +
+                    (method == x.section("ttt").get_string("method") ? "" : " --method " + method) +
+                    "` first, or pass --checkpoint FILE");
+    }
+    return adapt(x, ctx.registry, method, ckpt);
+  });
   fs::path dir = run.adapt_dir(method);
-  write_json(dir / "metrics.json", tr.to_json());
-  write_file_atomically(dir / "trajectory.csv", tr.to_csv());
   auto table = build_results_table({method}, {{method, {tr}}});
   // The single-method table compares against the method's own step 0.
   table.rows.front().name = "step 0";
@@ -93,10 +91,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   fs::path ckpt = checkpoint;
   if (ckpt.empty()) {
     RunDirectory run(x, ctx.registry, common.command_line);
-    const std::string method = x.section("ttt").get_string("method");
-    BuildContext probe;
-    auto m = ctx.registry.make_method(method, probe, x.method_options(method));
-    ckpt = finished_checkpoint(run, source_key(*m, method));
+    ckpt = finished_checkpoint(run, ctx.registry.source_key(x.section("ttt").get_string("method")));
     if (ckpt.empty()) throw Error("no finished source checkpoint in " + run.path().string() + "; run `s4t train " + config + "` first");
   }
   auto results = evaluate(x, ctx.registry, ckpt, role);
@@ -170,26 +165,19 @@ int cmd_compare(const std::vector<std::string>& args) {
       ("methods", po::value<std::string>(&methods_text), "comma-separated methods (default [compare] methods)")
       ("seeds", po::value<std::string>(&seeds_text), "comma-separated seeds (default [compare] seeds)");
   if (!parse_arguments("s4t compare CONFIG [--methods a,b,...] [--seeds 0,1,...] [--set k=v]...", options, args, &config, common)) return 0;
+  auto methods = split_list(methods_text);
+  auto seeds = split_int_list(seeds_text, "--seeds");
   auto ctx = open_experiment(config, common);
-  auto& x = *ctx.experiment;
-  auto methods = methods_text.empty() ? x.section("compare").get_string_list("methods") : split_list(methods_text);
-  std::vector<std::int64_t> seeds;
-  if (seeds_text.empty()) seeds = x.section("compare").get_int_list("seeds");
-  else
-    for (auto& s : split_list(seeds_text)) {
-      try {
-        seeds.push_back(std::stoll(s));
-      } catch (const std::exception&) {
-        throw ConfigError("--seeds: '" + s + "' is not an integer");
-      }
-    }
-  if (methods.empty() || seeds.empty()) throw ConfigError("compare needs at least one method and one seed");
-  auto result = run_comparison(x, ctx.registry, methods, seeds, common.command_line);
+  auto result = run_comparison(*ctx.experiment, ctx.registry, methods, seeds, common.command_line);
   std::cout << "\n" << result.table.markdown() << "\n"
             << "Per-task metric at each method's best step by Δ_TTT (vs Base, the un-adapted source model); "
-            << seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
+            << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
             << "  (figures: s4t report " << result.dir.string() << ")\n";
-  return 0;
+  if (result.failures.empty()) return 0;
+  std::vector<std::string> failed;
+  for (auto& [method, error] : result.failures) failed.push_back(method);
+  std::cout << "failed: " << join(failed) << " (adapt/<method>/failed.json in each seed's run directory)\n";
+  return 1;
 }
 
 }  // namespace s4t::host

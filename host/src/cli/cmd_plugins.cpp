@@ -6,28 +6,11 @@
 
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "cli/schema_printing.hpp"
 #include "s4t/error.hpp"
 #include "util/closest_match.hpp"
 
 namespace s4t::host {
-
-namespace {
-void print_schema(const Schema& schema) {
-  if (schema.options().empty()) {
-    std::cout << "  (no options)\n";
-    return;
-  }
-  for (auto& o : schema.options()) {
-    std::cout << "  " << std::left << std::setw(22) << o.key << " " << std::setw(16) << type_name(o.type)
-              << " default " << to_string(o.default_value);
-    if (o.min || o.max)
-      std::cout << ", range [" << (o.min ? to_string(Value(*o.min)) : "-inf") << ", "
-                << (o.max ? to_string(Value(*o.max)) : "inf") << "]";
-    if (!o.choices.empty()) std::cout << ", one of {" << join(o.choices) << "}";
-    std::cout << "\n      " << o.doc << "\n";
-  }
-}
-}  // namespace
 
 int cmd_plugins(const std::vector<std::string>& args) {
   CommonArgs common;
@@ -73,7 +56,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
         case ComponentKind::Dataset: std::cout << "[data.source] / [data.target] with dataset = \"" << name << "\""; break;
       }
       std::cout << "):\n";
-      print_schema(c.info.schema);
+      print_schema(std::cout, c.info.schema);
       std::cout << "\n";
     }
     if (!found) {

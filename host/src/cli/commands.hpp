@@ -6,6 +6,7 @@
 
 namespace s4t::host {
 int cmd_plugins(const std::vector<std::string>& args);
+int cmd_config(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 int cmd_adapt(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);

@@ -18,15 +18,16 @@ struct CommonArgs {
   std::string command_line;
 };
 
-/// Sets LibTorch threads (0 = every core this process may use) and tunes glibc malloc (TOOLCHAIN.md §5).
+/// Sets LibTorch threads (0 = every core this process may use) and tunes glibc malloc.
 void configure_runtime(int threads);
 
 struct HostContext {
   ComponentRegistry registry;
+  std::optional<ConfigTree> config;  ///< as loaded, --set overrides applied (open_experiment only)
   std::optional<Experiment> experiment;
 };
 
-/// Loads plugins only (for `s4t plugins`).
+/// Loads plugins only (for `s4t plugins`). A --plugin-dir that is not a folder is a ConfigError.
 HostContext open_plugins(const CommonArgs& args);
 /// Loads the config (+ overrides), plugins, validates, applies [run] threads and log level.
 HostContext open_experiment(const std::filesystem::path& config, const CommonArgs& args);

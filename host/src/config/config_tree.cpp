@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -29,7 +31,7 @@ SourceLocation location_of(const toml::node& node, const std::string& file) {
   return {file, static_cast<int>(b.line), static_cast<int>(b.column)};
 }
 
-Value array_value(const toml::array& array, const std::string& key, const std::string& file) {
+Value array_value(const toml::array& array, const std::string& key, const SourceLocation& where) {
   bool all_int = true, all_number = true, all_string = true;
   for (auto& element : array) {
     all_int &= element.is_integer();
@@ -52,21 +54,29 @@ Value array_value(const toml::array& array, const std::string& key, const std::s
     for (auto& e : array) v.push_back(*e.value<std::string>());
     return v;
   }
-  throw ConfigError(location_of(array, file).describe() + ": key '" + key +
+  throw ConfigError(where.describe() + ": key '" + key +
                     "' holds an array of mixed or nested types; expected a list of numbers or of strings");
 }
 
+// Where `key` itself was written (a value's own position can be on a later column; for a table, the
+// header's line).
+SourceLocation key_location(const toml::key& key, const toml::node& node, const std::string& file) {
+  auto& b = key.source().begin;
+  return b.line > 0 ? SourceLocation{file, static_cast<int>(b.line), static_cast<int>(b.column)} : location_of(node, file);
+}
+
 void flatten(const toml::table& table, const std::string& prefix, const std::string& file,
-             std::map<std::string, ConfigEntry>& out) {
+             std::map<std::string, ConfigEntry>& out, std::map<std::string, SourceLocation>& tables) {
   for (auto& [k, node] : table) {
     std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (auto* sub = node.as_table()) {
-      flatten(*sub, key, file, out);
+      tables.emplace(key, key_location(k, node, file));
+      flatten(*sub, key, file, out, tables);
       continue;
     }
     ConfigEntry e;
-    e.where = location_of(node, file);
-    if (auto* a = node.as_array()) e.value = array_value(*a, key, file);
+    e.where = key_location(k, node, file);
+    if (auto* a = node.as_array()) e.value = array_value(*a, key, e.where);
     else if (auto v = node.value_exact<bool>()) e.value = *v;
     else if (auto v = node.value_exact<std::int64_t>()) e.value = *v;
     else if (auto v = node.value_exact<double>()) e.value = *v;
@@ -122,7 +132,7 @@ ConfigTree ConfigTree::parse(const std::string& text, const std::string& name, c
   ConfigTree tree;
   tree.base_dir_ = base_dir.empty() ? fs::current_path() : base_dir;
   tree.files_.push_back(name);
-  flatten(parse_text(text, name), "", name, tree.entries_);
+  flatten(parse_text(text, name), "", name, tree.entries_, tree.tables_);
   return tree;
 }
 
@@ -142,6 +152,7 @@ void ConfigTree::merge(const ConfigTree& other) {
     }
     entries_[key] = entry;
   }
+  for (auto& [name, where] : other.tables_) tables_[name] = where;
   if (base_dir_.empty()) base_dir_ = other.base_dir_;
   files_.insert(files_.begin(), other.files_.begin(), other.files_.end());
 }
@@ -154,16 +165,25 @@ void ConfigTree::set_override(const std::string& assignment) {
   while (!key.empty() && key.back() == ' ') key.pop_back();
   while (!value.empty() && value.front() == ' ') value.erase(value.begin());
   std::map<std::string, ConfigEntry> parsed;
+  std::map<std::string, SourceLocation> tables;
   try {
-    flatten(toml::parse("v = " + value, std::string_view("--set")), "", "--set", parsed);
+    flatten(toml::parse("v = " + value, std::string_view("--set")), "", "--set", parsed, tables);
   } catch (const toml::parse_error&) {
     parsed["v"].value = value;  // a bare word is a string
   }
+  if (!parsed.count("v"))
+    throw ConfigError("--set '" + assignment + "': the value must be a bool, number, string or list");
   ConfigEntry e = parsed.at("v");
   e.where = {"--set " + assignment, 0, 0};
   ConfigTree one;
   one.entries_[key] = e;
   merge(one);
+}
+
+SourceLocation ConfigTree::table_location(const std::string& table) const {
+  if (auto it = tables_.find(table); it != tables_.end()) return it->second;
+  auto entries = section(table);  // a table made by --set has no header: point at its first value
+  return entries.empty() ? SourceLocation{"<default>", 0, 0} : entries.begin()->second->where;
 }
 
 const ConfigEntry* ConfigTree::find(const std::string& key) const {
@@ -189,41 +209,52 @@ std::set<std::string> ConfigTree::sections() const {
 }
 
 namespace {
-void insert_value(toml::table& root, const std::string& key, const Value& value) {
-  toml::table* t = &root;
-  size_t start = 0;
-  for (size_t dot; (dot = key.find('.', start)) != std::string::npos; start = dot + 1) {
-    std::string part = key.substr(start, dot - start);
-    auto* next = (*t)[part].as_table();
-    if (!next) {
-      t->insert_or_assign(part, toml::table{});
-      next = (*t)[part].as_table();
-    }
-    t = next;
+bool is_bare_key(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+// A literal string ('...') where the text allows one, as a person would write it; a basic string otherwise.
+std::string toml_string(const std::string& s) {
+  const bool literal = std::none_of(s.begin(), s.end(), [](char c) {
+    return c == '\'' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  return literal ? "'" + s + "'" : to_string(Value(s));
+}
+
+std::string toml_value(const Value& value) {
+  if (auto* s = std::get_if<std::string>(&value)) return toml_string(*s);
+  if (auto* list = std::get_if<std::vector<std::string>>(&value)) {
+    std::string out = "[";
+    for (size_t i = 0; i < list->size(); ++i) out += (i ? ", " : "") + toml_string((*list)[i]);
+    return out + "]";
   }
-  std::string leaf = key.substr(start);
-  std::visit(
-      [&](auto&& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::vector<std::int64_t>> || std::is_same_v<T, std::vector<double>> ||
-                      std::is_same_v<T, std::vector<std::string>>) {
-          toml::array a;
-          for (auto& x : v) a.push_back(x);
-          t->insert_or_assign(leaf, std::move(a));
-        } else {
-          t->insert_or_assign(leaf, v);
-        }
-      },
-      value);
+  return to_string(value);  // numbers: integers as integers, floats shortest round-trip
+}
+
+std::string toml_key(const std::string& dotted) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    size_t dot = dotted.find('.', start);
+    std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    out += is_bare_key(part) ? part : to_string(Value(part));
+    if (dot == std::string::npos) return out;
+    out += ".";
+    start = dot + 1;
+  }
 }
 }  // namespace
 
 std::string ConfigTree::to_toml() const {
-  toml::table root;
-  for (auto& [key, entry] : entries_) insert_value(root, key, entry.value);
   std::ostringstream out;
-  out << toml::toml_formatter(root);
-  out << "\n";
+  bool first = true;
+  for (auto& table : sections()) {
+    if (!table.empty()) out << (first ? "" : "\n") << "[" << toml_key(table) << "]\n";
+    first = false;
+    for (auto& [key, entry] : section(table)) out << toml_key(key) << " = " << toml_value(entry->value) << "\n";
+  }
   return out.str();
 }
 

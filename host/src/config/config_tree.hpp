@@ -12,7 +12,7 @@
 
 namespace s4t::host {
 
-/// Where a value was written.
+/// Where a key was written.
 struct SourceLocation {
   std::string file;  ///< path as given, or "--set"
   int line = 0;
@@ -23,7 +23,6 @@ struct SourceLocation {
 struct ConfigEntry {
   Value value;
   SourceLocation where;
-  bool is_default = false;  ///< filled in from a schema, not written by the user
 };
 
 class ConfigTree {
@@ -47,6 +46,8 @@ class ConfigTree {
   std::map<std::string, const ConfigEntry*> section(const std::string& section) const;
   /// Every table name that holds at least one value ("ttt", "method.s4t", ...).
   std::set<std::string> sections() const;
+  /// Where table `table` was opened (its [header] line); for a table made by --set, its first value.
+  SourceLocation table_location(const std::string& table) const;
   const std::map<std::string, ConfigEntry>& entries() const { return entries_; }
 
   /// Folder of the top-level file (relative paths in the config are resolved from here).
@@ -54,11 +55,13 @@ class ConfigTree {
   /// Files read, outermost first.
   const std::vector<std::string>& files() const { return files_; }
 
-  /// TOML text of every entry, grouped by table (what the run directory stores).
+  /// TOML text of every entry, grouped by table (what the run directory stores). Numbers print as
+  /// written: integers as integers, floats in their shortest round-trip form (0.1, 2e-05).
   std::string to_toml() const;
 
  private:
   std::map<std::string, ConfigEntry> entries_;
+  std::map<std::string, SourceLocation> tables_;  ///< header of every table the files open
   std::filesystem::path base_dir_;
   std::vector<std::string> files_;
 };

@@ -21,10 +21,19 @@ Value typed_empty_list(const OptionSpec& spec, const Value& v) {
   return v;
 }
 
-// Checks one table of the tree against `schema` (`extra` keys belong to someone else and are skipped),
-// fills defaults into `resolved`, returns the Options.
-Options check_section(const ConfigTree& tree, ConfigTree& resolved, const std::string& section, const Schema& schema,
-                      const std::string& label, const std::set<std::string>& extra = {}) {
+// An accepted value as the declared type holds it (an integer given for a float option becomes a float).
+Value as_declared(const OptionSpec& spec, Value value) {
+  if (spec.type == ValueType::Float)
+    if (auto* i = std::get_if<std::int64_t>(&value)) return static_cast<double>(*i);
+  if (spec.type == ValueType::FloatList)
+    if (auto* l = std::get_if<std::vector<std::int64_t>>(&value)) return std::vector<double>(l->begin(), l->end());
+  return value;
+}
+
+// Checks one table of the tree against `schema` (`extra` keys belong to someone else and are skipped)
+// and returns its Options with defaults filled in.
+Options check_section(const ConfigTree& tree, const std::string& section, const Schema& schema, const std::string& label,
+                      const std::set<std::string>& extra = {}) {
   Options options("[" + section + "]");
   auto entries = tree.section(section);
   for (auto& [key, entry] : entries) {
@@ -40,21 +49,10 @@ Options check_section(const ConfigTree& tree, ConfigTree& resolved, const std::s
     Value value = typed_empty_list(*spec, entry->value);
     if (auto problem = spec->check(value); !problem.empty())
       throw ConfigError(entry->where.describe() + ": [" + section + "] " + key + ": " + problem);
-    if (spec->type == ValueType::Float)
-      if (auto* i = std::get_if<std::int64_t>(&value)) value = static_cast<double>(*i);
-    if (spec->type == ValueType::FloatList)
-      if (auto* l = std::get_if<std::vector<std::int64_t>>(&value)) value = std::vector<double>(l->begin(), l->end());
-    options.set(key, value);
+    options.set(key, as_declared(*spec, value));
   }
-  for (auto& spec : schema.options()) {
-    if (options.has(spec.key)) continue;
-    options.set(spec.key, spec.default_value);
-    ConfigEntry e;
-    e.value = spec.default_value;
-    e.where = {"<default>", 0, 0};
-    e.is_default = true;
-    resolved.set(section.empty() ? spec.key : section + "." + spec.key, e);
-  }
+  for (auto& spec : schema.options())
+    if (!options.has(spec.key)) options.set(spec.key, spec.default_value);
   return options;
 }
 
@@ -80,27 +78,62 @@ fs::path Experiment::run_dir() const {
   return fs::path(run.get_string("output_dir")) / run.get_string("name");
 }
 
+void Experiment::set(const std::string& key, const Value& value, const std::string& where) {
+  auto [table, name] = split_key(key);
+  const auto& sections = host_sections();
+  auto schema = sections.find(table);
+  const OptionSpec* spec = schema == sections.end() ? nullptr : schema->second.find(name);
+  if (!spec) throw ConfigError(where + ": '" + key + "' is not a key of the host's tables");
+  if (auto problem = spec->check(value); !problem.empty()) throw ConfigError(where + ": " + key + ": " + problem);
+  host.at(table).set(name, as_declared(*spec, value));
+}
+
+ConfigTree Experiment::resolved() const {
+  ConfigTree tree;
+  auto put = [&](const std::string& table, const Options& options) {
+    for (auto& [key, value] : options.values()) tree.set(table + "." + key, {value, {}});
+  };
+  for (auto& [name, options] : host) put(name, options);
+  for (auto* role : {&source, &target}) {
+    const std::string table = role == &source ? "data.source" : "data.target";
+    tree.set(table + ".dataset", {role->name, {}});
+    put(table, role->options);
+  }
+  put("backbone." + backbone.name, backbone.options);
+  put("head." + head.name, head.options);
+  for (auto& [table, options] : other_tables) put(table, options);
+  for (auto& m : listed_methods) put("method." + m, method_options(m));
+  return tree;
+}
+
 std::vector<fs::path> config_plugin_dirs(const ConfigTree& tree) {
-  ConfigTree scratch;
-  auto options = check_section(tree, scratch, "plugins", host_sections().at("plugins"), "");
+  auto options = check_section(tree, "plugins", host_sections().at("plugins"), "");
   std::vector<fs::path> dirs;
   for (auto& d : options.get_string_list("dirs")) {
     fs::path p(d);
-    dirs.push_back(p.is_absolute() ? p : tree.base_dir() / p);
+    fs::path dir = p.is_absolute() ? p : tree.base_dir() / p;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw ConfigError(where_of(tree, "plugins.dirs") + ": [plugins] dirs: plugin folder '" + d + "'" +
+                        (p.is_absolute() ? "" : " (" + dir.string() + ")") +
+                        (fs::exists(dir, ec) ? " is not a folder" : " does not exist"));
+    dirs.push_back(dir);
   }
   return dirs;
 }
 
 Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& registry) {
   Experiment x;
-  x.tree = tree;
   x.config_dir = tree.base_dir();
+  x.files = tree.files();
   const auto& fixed = host_sections();
 
-  // 1. Every table must be known.
+  // 1. Every table must be known. Errors about a table point at its header.
   std::vector<std::string> known_tables;
   for (auto& [name, schema] : fixed) known_tables.push_back(name);
   for (auto t : {"data.source", "data.target", "backbone.<name>", "head.<name>", "method.<name>"}) known_tables.push_back(t);
+  static const std::map<std::string, ComponentKind> component_tables = {
+      {"backbone", ComponentKind::Backbone}, {"head", ComponentKind::Head}, {"method", ComponentKind::Method}};
   for (auto& section : tree.sections()) {
     if (section.empty()) {
       for (auto& [key, entry] : tree.section(""))
@@ -109,20 +142,19 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
     }
     if (fixed.count(section) || section == "data.source" || section == "data.target") continue;
     auto [parent, leaf] = split_key(section);
-    static const std::map<std::string, ComponentKind> component_tables = {
-        {"backbone", ComponentKind::Backbone}, {"head", ComponentKind::Head}, {"method", ComponentKind::Method}};
+    const std::string where = tree.table_location(section).describe();
     auto kind = component_tables.find(parent);
-    auto first_entry = tree.section(section).begin()->second;
     if (kind != component_tables.end()) {
-      registry.get(kind->second, leaf, first_entry->where.describe() + ": [" + section + "]");
+      registry.get(kind->second, leaf, where + ": [" + section + "]");
+      if (kind->second == ComponentKind::Method) x.listed_methods.insert(leaf);
       continue;
     }
-    throw ConfigError(first_entry->where.describe() + ": unknown table [" + section + "]" +
-                      did_you_mean(section, known_tables) + "; valid tables: " + join(known_tables));
+    throw ConfigError(where + ": unknown table [" + section + "]" + did_you_mean(section, known_tables) +
+                      "; valid tables: " + join(known_tables));
   }
 
   // 2. Host sections.
-  for (auto& [name, schema] : fixed) x.host[name] = check_section(tree, x.tree, name, schema, "");
+  for (auto& [name, schema] : fixed) x.host[name] = check_section(tree, name, schema, "");
 
   // 3. Tasks.
   auto& tasks = x.host["tasks"];
@@ -140,8 +172,7 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
     auto& c = registry.get(kind, name, where_of(tree, selector_key) + ": " + selector_key);
     ComponentChoice choice;
     choice.name = name;
-    choice.options = check_section(tree, x.tree, table_prefix + "." + name, c.info.schema,
-                                   to_string(kind) + " '" + name + "'");
+    choice.options = check_section(tree, table_prefix + "." + name, c.info.schema, to_string(kind) + " '" + name + "'");
     return choice;
   };
   x.backbone = choose(ComponentKind::Backbone, "model.backbone", "backbone");
@@ -151,42 +182,42 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   for (auto& section : tree.sections()) {
     auto [parent, leaf] = split_key(section);
     if (parent == "backbone" && leaf != x.backbone.name)
-      check_section(tree, x.tree, section, registry.get(ComponentKind::Backbone, leaf).info.schema, "backbone '" + leaf + "'");
+      x.other_tables[section] = check_section(tree, section, registry.get(ComponentKind::Backbone, leaf).info.schema,
+                                              "backbone '" + leaf + "'");
     if (parent == "head" && leaf != x.head.name)
-      check_section(tree, x.tree, section, registry.get(ComponentKind::Head, leaf).info.schema, "head '" + leaf + "'");
+      x.other_tables[section] =
+          check_section(tree, section, registry.get(ComponentKind::Head, leaf).info.schema, "head '" + leaf + "'");
   }
 
   // 5. Datasets: [data.source] / [data.target] hold `dataset` plus that dataset's options.
   auto dataset_role = [&](const std::string& role) {
     std::string section = "data." + role;
-    auto own = tree.section(section);
     std::set<std::string> dataset_keys;
-    for (auto& [key, e] : own)
+    for (auto& [key, e] : tree.section(section))
       if (key != "dataset") dataset_keys.insert(key);
-    auto role_options = check_section(tree, x.tree, section, data_role_schema(), "", dataset_keys);
+    auto role_options = check_section(tree, section, data_role_schema(), "", dataset_keys);
     std::string name = role_options.get_string("dataset");
     auto& c = registry.get(ComponentKind::Dataset, name, where_of(tree, section + ".dataset") + ": [" + section + "] dataset");
     ComponentChoice choice;
     choice.name = name;
-    choice.options = check_section(tree, x.tree, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
+    choice.options = check_section(tree, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
     return choice;
   };
   x.source = dataset_role("source");
   x.target = dataset_role("target");
 
-  // 6. Methods: defaults for every registered one, the file's tables on top. Only the methods the
-  //    experiment uses get their defaults written into the resolved config.
-  std::set<std::string> used{x.host["ttt"].get_string("method")};
-  registry.get(ComponentKind::Method, *used.begin(), where_of(tree, "ttt.method") + ": ttt.method");
+  // 6. Methods: defaults for every registered one, the file's tables on top. The resolved config lists
+  //    the ones the experiment uses and the ones the file configures.
+  const std::string method = x.host["ttt"].get_string("method");
+  registry.get(ComponentKind::Method, method, where_of(tree, "ttt.method") + ": ttt.method");
+  x.listed_methods.insert(method);
   for (auto& m : x.host["compare"].get_string_list("methods")) {
     registry.get(ComponentKind::Method, m, where_of(tree, "compare.methods") + ": compare.methods");
-    used.insert(m);
+    x.listed_methods.insert(m);
   }
-  for (auto* c : registry.of_kind(ComponentKind::Method)) {
-    ConfigTree scratch;
-    x.methods[c->info.name] = check_section(tree, used.count(c->info.name) ? x.tree : scratch,
-                                            "method." + c->info.name, c->info.schema, "method '" + c->info.name + "'");
-  }
+  for (auto* c : registry.of_kind(ComponentKind::Method))
+    x.methods[c->info.name] =
+        check_section(tree, "method." + c->info.name, c->info.schema, "method '" + c->info.name + "'");
   return x;
 }
 

@@ -20,7 +20,7 @@ std::map<std::string, Schema> build() {
       .add_string("head", "conv1x1", "task head plugin (its options go in [head.<name>])");
   s["tasks"]
       .add_string_list("names", {"semseg", "depth", "normals", "edge"}, "tasks of the multi-task network, in order")
-      .add_float_list("loss_weights", {}, "per-task loss weights in the order of names (empty = METHODS.md defaults)", 0.0);
+      .add_float_list("loss_weights", {}, "per-task loss weights in the order of names (empty = each task's default weight)", 0.0);
   s["data"]
       .add_int("workers", 2, "loader threads that decode samples", 0, 64)
       .add_int("prefetch", 4, "batches prepared ahead of the model", 1, 64)

@@ -1,12 +1,15 @@
 #include "engine/checkpoint.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/isfinite.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <mutex>
 #include <sstream>
 
 #include "s4t/error.hpp"
@@ -16,10 +19,30 @@ namespace fs = std::filesystem;
 
 namespace s4t::host {
 
+namespace {
+// Name of the first floating-point tensor of `state` holding a NaN or infinity, or empty.
+std::string first_nonfinite(const StateDict& state) {
+  for (auto& [name, t] : state)
+    if (t.defined() && t.is_floating_point() && !at::isfinite(t).all().item<bool>()) return name;
+  return {};
+}
+}  // namespace
+
 void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointMeta& meta) {
   StateDict state;
   for (auto& [name, t] : state_dict_of(model)) state["model." + name] = t;
+  // A checkpoint is only ever written from finite weights, so "the last checkpoint" is always usable.
+  if (auto bad = first_nonfinite(state); !bad.empty())
+    throw Error("refusing to write checkpoint '" + path.string() + "': tensor '" + bad.substr(6) +
+                "' holds NaN or infinite values (the run diverged)");
+  // The CPU generator behind every random stream of the step (S4T's masks, dropout, ...): resumed
+  // runs continue it exactly.
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    state["rng.cpu"] = generator.get_state();
+  }
   if (optimizer) {
     torch::serialize::OutputArchive archive;
     optimizer->save(archive);
@@ -30,13 +53,18 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
         at::from_blob(s.data(), {static_cast<std::int64_t>(s.size())}, at::TensorOptions().dtype(at::kByte)).clone();
   }
   for (auto& [k, v] : meta.values) state["meta." + k] = at::scalar_tensor(v, at::TensorOptions().dtype(at::kLong));
+  for (auto& [k, v] : meta.tensors) state["state." + k] = v.detach().cpu();
   write_state_dict(path, state);
 }
 
 CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                                const std::string& allow_missing_prefix) {
   if (!fs::exists(path)) throw Error("checkpoint '" + path.string() + "' does not exist");
+  if (fs::is_directory(path)) throw Error("checkpoint '" + path.string() + "' is a directory; expected a checkpoint.pt file");
   StateDict state = read_state_dict(path);
+  if (auto bad = first_nonfinite(state); !bad.empty())
+    throw Error("checkpoint '" + path.string() + "' is corrupt: tensor '" + bad +
+                "' holds NaN or infinite values");
   LoadReport report;
   try {
     report = load_state_dict(model, state, "model.", /*strict=*/false);
@@ -59,10 +87,17 @@ CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     torch::serialize::InputArchive archive;
     archive.load_from(in);
     optimizer->load(archive);
+    // Resuming: continue the random streams where the checkpointed run left them.
+    if (auto rng = state.find("rng.cpu"); rng != state.end()) {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng->second);
+    }
   }
   CheckpointMeta meta;
   for (auto& [k, v] : state)
     if (k.rfind("meta.", 0) == 0) meta.values[k.substr(5)] = v.item<std::int64_t>();
+    else if (k.rfind("state.", 0) == 0) meta.tensors[k.substr(6)] = v;
   return meta;
 }
 

@@ -2,6 +2,7 @@
 
 #include <torch/nn/module.h>
 
+#include "engine/contracts.hpp"
 #include "s4t/error.hpp"
 #include "s4t/tensor_ops.hpp"
 
@@ -37,7 +38,9 @@ void CompositeModel::to(const at::Device& device) {
 }
 
 Features CompositeModel::features(const at::Tensor& images, const ForwardOptions& options) {
-  return backbone_->forward(images, options);
+  auto f = backbone_->forward(images, options);
+  check_features(backbone_label_, info_, f, images, options);
+  return f;
 }
 
 std::map<std::string, at::Tensor> CompositeModel::predict(const Features& features,
@@ -52,6 +55,8 @@ std::map<std::string, at::Tensor> CompositeModel::predict(const Features& featur
     } else {
       out[t.name] = heads_.at(t.name)->forward(features, output_size);
     }
+    check_prediction(info_.provides_predictions ? backbone_label_ : head_label_, t, out[t.name],
+                     features.stages.empty() ? out[t.name] : features.stages.front(), output_size);
   }
   return out;
 }

@@ -31,6 +31,12 @@ class CompositeModel final : public MultiTaskModel {
   torch::nn::Module& root() override { return *root_; }
   std::shared_ptr<torch::nn::Module> root_ptr() { return root_; }
 
+  /// How errors name the backbone and the heads ("backbone 'resnet' (/path/resnet.so)").
+  void set_labels(std::string backbone, std::string head) {
+    backbone_label_ = std::move(backbone);
+    head_label_ = std::move(head);
+  }
+
   /// Parameter counts: "backbone", "heads", "method" and "total".
   std::map<std::string, std::int64_t> parameter_counts() const;
 
@@ -43,6 +49,7 @@ class CompositeModel final : public MultiTaskModel {
   std::shared_ptr<torch::nn::Module> root_;
   FeatureInfo info_;
   at::Device device_ = at::Device(at::kCPU);
+  std::string backbone_label_ = "backbone", head_label_ = "head";
 };
 
 }  // namespace s4t::host

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <random>
 
+#include "engine/contracts.hpp"
 #include "s4t/error.hpp"
 
 namespace s4t::host {
@@ -12,6 +13,8 @@ namespace s4t::host {
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
   if (dataset_->size() <= 0) throw DataError("data loader: the dataset is empty (" + dataset_->describe() + ")");
+  tasks_ = dataset_->tasks();
+  label_ = "dataset (" + dataset_->describe() + ")";
   const std::int64_t n = dataset_->size(), b = options_.batch;
   batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
   if (batches_ == 0)
@@ -68,6 +71,7 @@ Batch DataLoader::load_batch(std::int64_t b) const {
   for (std::int64_t i = begin; i < end; ++i) {
     indices.push_back(order_[i]);
     samples.push_back(dataset_->get(order_[i]));
+    check_sample(label_, tasks_, samples.back(), order_[i]);
   }
   Batch batch = collate(samples, indices);
   if (options_.pin_memory && options_.device.is_cuda()) {

@@ -50,6 +50,8 @@ class DataLoader final : public BatchStream {
   Batch load_batch(std::int64_t b) const;
 
   std::shared_ptr<const Dataset> dataset_;
+  std::vector<TaskSpec> tasks_;  // what every sample must hold (the dataset's declaration)
+  std::string label_;            // names the dataset in errors
   LoaderOptions options_;
   std::vector<std::int64_t> order_;
   std::int64_t epoch_ = 0, next_to_deliver_ = 0, next_to_load_ = 0, batches_ = 0;

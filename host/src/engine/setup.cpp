@@ -2,10 +2,13 @@
 
 #include <torch/cuda.h>
 
+#include <map>
+#include <mutex>
+
+#include "engine/plugin_call.hpp"
 #include "s4t/error.hpp"
-#include "s4t/log.hpp"
+#include "run/logging.hpp"
 #include "util/closest_match.hpp"
-#include <spdlog/spdlog.h>
 
 namespace s4t::host {
 
@@ -29,8 +32,19 @@ std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegist
   ctx.tasks = x.section("tasks").get_string_list("names");
   ctx.config_dir = x.config_dir;
   ctx.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
+  // Datasets are immutable once built (get() is const and thread-safe): one command builds each
+  // distinct (role, dataset, options, tasks, seed, folder) once and every train/adapt call shares it.
+  std::string key = role + "\n" + choice.name + "\n" + ctx.config_dir.string() + "\n" + std::to_string(ctx.seed);
+  for (auto& t : ctx.tasks) key += "\n" + t;
+  for (auto& [k, v] : choice.options.values()) key += "\n" + k + "=" + to_string(v);
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<Dataset>> built;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = built.find(key); it != built.end()) return it->second;
   auto d = registry.make_dataset(choice.name, ctx, choice.options);
-  logger()->info("{} data: {}", role, d->describe());
+  logger()->info("{} data: {}", role, call_plugin(registry.label(ComponentKind::Dataset, choice.name), "describe", {},
+                                                   [&] { return d->describe(); }));
+  built[key] = d;
   return d;
 }
 
@@ -84,10 +98,17 @@ BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, c
   BuiltModel built;
   built.model = std::make_shared<CompositeModel>(tasks, train_size, backbone, heads);
   built.model->to(ctx.device);
+  built.model->set_labels(registry.label(ComponentKind::Backbone, x.backbone.name),
+                          registry.label(ComponentKind::Head, x.head.name));
   built.method_name = method_name;
   built.method = registry.make_method(method_name, ctx, x.method_options(method_name));
-  built.model->attach_method(built.method);
+  call_plugin(registry.label(ComponentKind::Method, method_name), "attach", {},
+              [&] { built.model->attach_method(built.method); });
   return built;
+}
+
+std::string model_label(const Experiment& x, const ComponentRegistry& registry) {
+  return registry.label(ComponentKind::Backbone, x.backbone.name) + ", " + registry.label(ComponentKind::Head, x.head.name);
 }
 
 LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,
@@ -106,8 +127,5 @@ LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuff
   return o;
 }
 
-std::string source_key(const TTTMethod& method, const std::string& method_name) {
-  return method.has_source_objective() || method.has_post_training() ? method_name : "base";
-}
 
 }  // namespace s4t::host

@@ -14,6 +14,7 @@ namespace s4t::host {
 /// Device named by [run].device; an error if CUDA is asked for but unavailable.
 at::Device run_device(const Experiment& x);
 
+/// The dataset of `role` ("source" or "target"), built once per process for the same settings.
 std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role);
 
 /// The experiment's tasks, taken from the source dataset in [tasks].names order, with loss weights
@@ -30,12 +31,11 @@ struct BuiltModel {
 BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
                        std::array<std::int64_t, 2> train_size, const std::string& method_name);
 
+/// "backbone 'resnet' (file), head 'conv1x1' (file)": how errors from a forward pass name the model.
+std::string model_label(const Experiment& x, const ComponentRegistry& registry);
+
 /// Loader options from [data] and the given batch/shuffle settings.
 LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,
                              std::int64_t max_batches = 0);
-
-/// Folder name of the source checkpoint a method adapts from: "base" for methods that do not change
-/// source training or add post-training work, else the method's name.
-std::string source_key(const TTTMethod& method, const std::string& method_name);
 
 }  // namespace s4t::host

@@ -10,14 +10,15 @@
 #include <fstream>
 
 #include "engine/checkpoint.hpp"
+#include "engine/interrupt.hpp"
 #include "engine/optimizers.hpp"
+#include "engine/plugin_call.hpp"
 #include "engine/setup.hpp"
 #include "run/progress.hpp"
 #include "s4t/error.hpp"
-#include "s4t/log.hpp"
+#include "run/logging.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/state_dict.hpp"
-#include <spdlog/spdlog.h>
 
 namespace fs = std::filesystem;
 
@@ -67,12 +68,24 @@ std::vector<TrainLogRow> read_train_log(const fs::path& path) {
   return rows;
 }
 
+// Temporary files of writes that a killed run never renamed ("<name>.tmp-<n>").
+void remove_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  for (auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) {
+      logger()->info("removing {} left by an interrupted run", entry.path().string());
+      fs::remove(entry.path(), ec);
+    }
+}
+
 fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& registry, const fs::path& dir,
                             const std::string& method_name, const TrainRequest& request) {
   auto& train = x.section("train");
   const std::int64_t iterations = train.get_int("iterations");
   const std::int64_t seed = x.section("run").get_int("seed");
   fs::path ckpt = dir / "checkpoint.pt";
+  remove_temporaries(dir);
   if (fs::exists(ckpt) && !request.resume && !request.force)
     throw Error("a partial source checkpoint exists at '" + ckpt.string() +
                 "'; pass --resume to continue it or --force to start over");
@@ -85,6 +98,8 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   if (size[0] <= 0) throw ConfigError("the source dataset has no fixed image size; configure its resize option");
   auto built = build_model(x, registry, tasks, size, method_name);
   auto& model = *built.model;
+  const std::string method_label = registry.label(ComponentKind::Method, method_name);
+  const std::string model_name = model_label(x, registry);
   auto counts = model.parameter_counts();
   logger()->info("model: {} parameters (backbone {}, heads {}, method {})", counts["total"], counts["backbone"],
                  counts["heads"], counts["method"]);
@@ -100,12 +115,29 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
 
   std::int64_t start = 0;
   std::vector<TrainLogRow> log_rows;
+  at::Tensor loss_sum;  // the open log interval: sums since the last log row
+  std::map<std::string, at::Tensor> task_sums;
+  std::int64_t in_window = 0;
+  CheckpointMeta resumed_window;
   if (request.resume && !request.force && fs::exists(ckpt)) {
     auto meta = load_checkpoint(ckpt, model.root(), optimizer.get());
     start = meta.values.at("iteration");
+    if (start > iterations)
+      throw ConfigError("--resume: the checkpoint " + ckpt.string() + " is at iteration " + std::to_string(start) +
+                        ", past [train] iterations = " + std::to_string(iterations) +
+                        "; raise iterations to at least " + std::to_string(start) + " or start over with --force");
+    resumed_window = meta;
     log_rows = read_train_log(dir / "train_log.csv");
+    in_window = resumed_window.values.count("window") ? resumed_window.values.at("window") : 0;
+    for (auto& [k, v] : resumed_window.tensors) {
+      if (k == "window.total") loss_sum = v.to(run_device(x));
+      else if (k.rfind("window.task.", 0) == 0) task_sums[k.substr(12)] = v.to(run_device(x));
+    }
     while (!log_rows.empty() && log_rows.back().iteration > start) log_rows.pop_back();
     logger()->info("resuming source training from iteration {} of {} ({})", start, iterations, ckpt.string());
+  } else if (request.resume && !request.force) {
+    logger()->warn("--resume: no checkpoint of source training [{}] at {}; starting from iteration 0", method_name,
+                   ckpt.string());
   }
 
   auto loader = DataLoader(source, loader_options(x, train.get_int("batch"), train.get_bool("shuffle"), true));
@@ -114,15 +146,26 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
 
   const std::int64_t log_every = train.get_int("log_every"), ckpt_every = train.get_int("checkpoint_every");
   const double base_lr = spec.lr, power = train.get_float("poly_power");
+  std::int64_t last_saved = start > 0 ? start : -1;  // iteration of the checkpoint on disk
   auto save = [&](std::int64_t it) {
-    save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", it}, {"seed", seed}}});
+    // The log first: a kill between the two leaves log rows past the checkpoint, which resume trims.
     write_train_log(dir / "train_log.csv", log_rows);
+    CheckpointMeta meta{{{"iteration", it}, {"seed", seed}, {"window", in_window}}, {}};
+    if (in_window > 0) {  // the open log interval, so a resumed run writes the same rows
+      meta.tensors["window.total"] = loss_sum;
+      for (auto& [t, v] : task_sums) meta.tensors["window.task." + t] = v;
+    }
+    save_checkpoint(ckpt, model.root(), optimizer.get(), meta);
+    last_saved = it;
   };
+  auto last_good = [&] {
+    return last_saved >= 0 ? "The last checkpoint, at iteration " + std::to_string(last_saved) + ", holds finite weights: " +
+                                 ckpt.string()
+                           : std::string("No checkpoint was written before it.");
+  };
+  InterruptScope interrupt_scope;
 
   model.root().train();
-  at::Tensor loss_sum;
-  std::map<std::string, at::Tensor> task_sums;
-  std::int64_t in_window = 0;
   Progress progress("source training [" + method_name + "]", iterations, x.section("run").get_bool("progress"), start);
   auto t0 = std::chrono::steady_clock::now();
   Batch batch;
@@ -133,13 +176,15 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       loader.restart();
       loader.next(batch);
     }
-    auto output = model.forward(batch.images);
+    auto output = call_plugin(model_name, "forward at iteration " + std::to_string(it + 1), {},
+                              [&] { return model.forward(batch.images); });
     auto main_losses = task_losses(tasks, output.predictions, batch);
     for (auto& [task, maps] : output.features.deep_supervision)
       for (size_t k = 0; k < maps.size(); ++k)
         for (auto& t : tasks)
           if (t.name == task) main_losses[task + "@ds" + std::to_string(k)] = task_loss(t, maps[k], batch);
-    at::Tensor total = built.method->source_objective(model, batch, output, main_losses);
+    at::Tensor total = call_plugin(method_label, "source_objective at iteration " + std::to_string(it + 1), {},
+                                   [&] { return built.method->source_objective(model, batch, output, main_losses); });
     optimizer->zero_grad();
     total.backward();
     optimizer->step();
@@ -156,8 +201,9 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       TrainLogRow row{done, lr, loss_sum.item<double>() / static_cast<double>(in_window), {}};
       for (auto& [t, v] : task_sums) row.tasks[t] = v.item<double>() / static_cast<double>(in_window);
       if (!std::isfinite(row.total))
-        throw Error("source training diverged at iteration " + std::to_string(done) +
-                    " (loss is not finite); lower [train] lr. Last good checkpoint: " + ckpt.string());
+        throw Error("source training [" + method_name + "] diverged by iteration " + std::to_string(done) +
+                    ": the mean loss since iteration " + std::to_string(done - in_window) +
+                    " is not finite (check [train] lr and the data). " + last_good());
       log_rows.push_back(row);
       std::string tasks_text;
       for (auto& [t, v] : row.tasks) tasks_text += fmt::format(" {}={:.4f}", t, v);
@@ -168,16 +214,24 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       in_window = 0;
     }
     if (ckpt_every > 0 && done % ckpt_every == 0 && done < iterations) save(done);
+    if (int signal = InterruptScope::requested(); signal != 0 && done < iterations) {
+      if (last_saved != done) save(done);
+      progress.finish();
+      throw Interrupted(InterruptScope::signal_name(signal) + ": source training [" + method_name + "] stopped after iteration " +
+                            std::to_string(done) + " of " + std::to_string(iterations) + "; checkpoint " + ckpt.string() +
+                            "; continue with --resume",
+                        128 + signal);
+    }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress.finish();
   save(iterations);
 
-  if (built.method->has_post_training()) {
+  if (registry.method_traits(method_name).post_training) {
     logger()->info("post-training stage of method '{}'", method_name);
     DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
     model.root().eval();  // documented state for post-training: eval mode, gradients enabled
-    built.method->after_source_training(model, stream);
+    call_plugin(method_label, "after_source_training", {}, [&] { built.method->after_source_training(model, stream); });
     save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
   }
 
@@ -214,7 +268,8 @@ fs::path post_train_from_base(const Experiment& x, const ComponentRegistry& regi
   auto t0 = std::chrono::steady_clock::now();
   DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
   built.model->root().eval();
-  built.method->after_source_training(*built.model, stream);
+  call_plugin(registry.label(ComponentKind::Method, method_name), "after_source_training", {},
+              [&] { built.method->after_source_training(*built.model, stream); });
   fs::path ckpt = dir / "checkpoint.pt";
   save_checkpoint(ckpt, built.model->root(), nullptr, {{{"iteration", train.get_int("iterations")}}});
   nlohmann::json summary;
@@ -235,16 +290,14 @@ fs::path finished_checkpoint(const RunDirectory& run, const std::string& key) {
 
 fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& registry, const RunDirectory& run,
                                   const std::string& method_name, const TrainRequest& request) {
-  // Probe the method's needs without building a model.
-  BuildContext probe_ctx;
-  auto probe = registry.make_method(method_name, probe_ctx, x.method_options(method_name));
-  const std::string key = source_key(*probe, method_name);
+  const MethodTraits traits = registry.method_traits(method_name);
+  const std::string key = registry.source_key(method_name);
   fs::path dir = run.source_dir(key);
   if (!request.force)
     if (auto done = finished_checkpoint(run, key); !done.empty()) {
       const auto trained = read_json(dir / "done.json").value("iterations", std::int64_t{0});
       const auto wanted = x.section("train").get_int("iterations");
-      if (!(request.resume && trained < wanted && key == (probe->has_source_objective() ? method_name : "base"))) {
+      if (!(request.resume && trained < wanted && key == (traits.source_objective ? method_name : "base"))) {
         logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
         return done;
       }
@@ -255,7 +308,7 @@ fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& 
   fs::create_directories(dir);
   if (request.force) fs::remove(dir / "done.json");
   if (key == "base") return train_from_scratch(x, registry, dir, "none", request);
-  if (probe->has_source_objective()) return train_from_scratch(x, registry, dir, method_name, request);
+  if (traits.source_objective) return train_from_scratch(x, registry, dir, method_name, request);
   TrainRequest base_request = request;
   base_request.force = false;
   fs::path base = ensure_source_checkpoint(x, registry, run, "none", base_request);

@@ -1,5 +1,5 @@
 #pragma once
-// Source training (METHODS.md §1.3) with periodic atomic checkpoints and resume, and the methods'
+// Source training (docs/methods.md#task-losses) with periodic atomic checkpoints and resume, and the methods'
 // post-training stage (source statistics, separately trained modules).
 #include <filesystem>
 #include <string>

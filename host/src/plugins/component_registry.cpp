@@ -4,27 +4,41 @@
 
 #include <algorithm>
 
+#include "engine/plugin_call.hpp"
 #include "s4t/error.hpp"
 #include "util/closest_match.hpp"
 
 namespace s4t::host {
 
+std::string component_name_problem(const std::string& name) {
+  // Names become TOML table names and folder names of run directories: keep them to a safe alphabet.
+  auto ok = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'; };
+  const bool valid = !name.empty() && name.size() <= 64 && name[0] >= 'a' && name[0] <= 'z' &&
+                     std::all_of(name.begin(), name.end(), ok);
+  if (valid) return {};
+  return "name '" + name + "' is invalid: expected 1-64 characters of [a-z0-9_-] starting with a letter";
+}
+
 void ComponentRegistry::commit(std::vector<RegisteredComponent> staged, const std::string& file) {
+  auto refuse = [&](const std::string& reason) {
+    add_failure(file, reason);
+    for (auto& c : staged) add_refusal(c.kind, c.info.name, file, reason);
+  };
   for (size_t i = 0; i < staged.size(); ++i) {
     auto& c = staged[i];
-    if (c.info.name.empty()) {
-      add_failure(file, "registers a " + to_string(c.kind) + " with an empty name");
-      return;
-    }
+    if (auto problem = component_name_problem(c.info.name); !problem.empty())
+      return refuse("registers a " + to_string(c.kind) + " whose " + problem + "; this plugin was not loaded");
     const RegisteredComponent* clash = find(c.kind, c.info.name);
     for (size_t j = 0; j < i && !clash; ++j)
       if (staged[j].kind == c.kind && staged[j].info.name == c.info.name) clash = &staged[j];
-    if (clash) {
-      add_failure(file, "duplicate " + to_string(c.kind) + " '" + c.info.name + "': already registered by " +
-                            clash->file + "; this plugin (" + file + ") was not loaded");
-      return;
-    }
+    if (clash)
+      return refuse("duplicate " + to_string(c.kind) + " '" + c.info.name + "': already registered by " + clash->file +
+                    "; this plugin (" + file + ") was not loaded");
   }
+  for (auto& c : components_)
+    if (!c.plugin_id.empty() && !staged.empty() && c.plugin_id == staged.front().plugin_id)
+      return refuse("plugin id '" + c.plugin_id + "' is already loaded from " + c.file +
+                    "; two copies of one plugin cannot be loaded together");
   for (auto& c : staged) components_.push_back(std::move(c));
   files_.push_back(file);
 }
@@ -57,11 +71,32 @@ std::vector<std::string> ComponentRegistry::names(ComponentKind kind) const {
   return out;
 }
 
+const MethodTraits& ComponentRegistry::method_traits(const std::string& name) const {
+  return get(ComponentKind::Method, name).method_traits;
+}
+
+std::string ComponentRegistry::source_key(const std::string& method_name) const {
+  const auto& t = method_traits(method_name);
+  return t.source_objective || t.post_training ? method_name : "base";
+}
+
+std::string ComponentRegistry::label(ComponentKind kind, const std::string& name) const {
+  const auto* c = find(kind, name);
+  return to_string(kind) + " '" + name + "' (" + (c ? c->file : std::string("not loaded")) + ")";
+}
+
+void ComponentRegistry::add_refusal(ComponentKind kind, std::string name, std::string file, std::string reason) {
+  refused_.push_back({kind, std::move(name), std::move(file), std::move(reason)});
+}
+
 const RegisteredComponent& ComponentRegistry::get(ComponentKind kind, const std::string& name,
                                                   const std::string& where) const {
   if (auto* c = find(kind, name)) return *c;
   auto valid = names(kind);
   std::string msg = (where.empty() ? "" : where + ": ") + "unknown " + to_string(kind) + " '" + name + "'";
+  for (auto& r : refused_)  // the plugin that offers it was refused: say why, not just "unknown"
+    if (r.kind == kind && r.name == name)
+      throw ConfigError(msg + "; it is offered by " + r.file + ", which was refused: " + r.reason);
   msg += valid.empty() ? "; no " + to_string(kind) + " plugin was loaded (see `s4t plugins`)"
                        : "; valid " + to_string(kind) + "s: " + join(valid) + did_you_mean(name, valid);
   throw ConfigError(msg);
@@ -70,19 +105,8 @@ const RegisteredComponent& ComponentRegistry::get(ComponentKind kind, const std:
 namespace {
 template <typename T, typename F>
 std::shared_ptr<T> guarded(const RegisteredComponent& c, F&& make) {
-  std::shared_ptr<T> object;
   const std::string who = to_string(c.kind) + " '" + c.info.name + "' (" + c.file + ")";
-  try {
-    object = make();
-  } catch (const ConfigError& e) {
-    throw ConfigError(who + ": " + e.what());
-  } catch (const DataError& e) {
-    throw DataError(who + ": " + e.what());
-  } catch (const c10::Error& e) {
-    throw PluginError(who + " failed to build: " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw PluginError(who + " failed to build: " + e.what());
-  }
+  std::shared_ptr<T> object = call_plugin(who, "its factory", {}, make);
   if (!object) throw PluginError(who + ": factory returned nothing");
   // Aliasing pointer: owns the object and the library handle together.
   auto library = c.library;
@@ -127,6 +151,7 @@ RegisteredComponent StagingRegistrar::base(ComponentKind kind, ComponentInfo inf
   RegisteredComponent c;
   c.kind = kind;
   c.info = std::move(info);
+  if (c.info.version.empty()) c.info.version = plugin_version_;  // one version string per plugin
   c.file = file_;
   c.plugin_id = plugin_id_;
   c.plugin_version = plugin_version_;
@@ -143,8 +168,9 @@ void StagingRegistrar::add_head(ComponentInfo info, HeadFactory factory) {
   c.head = std::move(factory);
   staged_.push_back(std::move(c));
 }
-void StagingRegistrar::add_method(ComponentInfo info, MethodFactory factory) {
+void StagingRegistrar::add_method(ComponentInfo info, MethodTraits traits, MethodFactory factory) {
   auto c = base(ComponentKind::Method, std::move(info));
+  c.method_traits = traits;
   c.method = std::move(factory);
   staged_.push_back(std::move(c));
 }

@@ -16,6 +16,7 @@ struct RegisteredComponent {
   std::string plugin_id;
   std::string plugin_version;
   std::shared_ptr<void> library;  ///< keeps the library mapped while anything it made is alive
+  MethodTraits method_traits;     ///< methods only: declared at registration
   BackboneFactory backbone;
   HeadFactory head;
   MethodFactory method;
@@ -26,6 +27,15 @@ struct LoadFailure {
   std::string file;
   std::string reason;
 };
+
+/// A component a refused plugin offered (so a config asking for it hears why it is missing).
+struct RefusedComponent {
+  ComponentKind kind;
+  std::string name, file, reason;
+};
+
+/// Empty when `name` may name a component, else a sentence saying what is wrong.
+std::string component_name_problem(const std::string& name);
 
 class ComponentRegistry {
  public:
@@ -42,6 +52,15 @@ class ComponentRegistry {
   const std::vector<RegisteredComponent>& all() const { return components_; }
   const std::vector<LoadFailure>& failures() const { return failures_; }
   bool has_file(const std::string& file) const;
+  /// Traits of a registered method (throws ConfigError like get() for an unknown name).
+  const MethodTraits& method_traits(const std::string& name) const;
+  /// "base" for methods that neither change source training nor add post-training work (they adapt the
+  /// shared Base checkpoint), else the method's own name: the folder of its source checkpoint.
+  std::string source_key(const std::string& method_name) const;
+  /// "method 's4t' (/path/to/s4t.so)": how errors name a component.
+  std::string label(ComponentKind kind, const std::string& name) const;
+  /// Records the components of a plugin that registered but was refused afterwards.
+  void add_refusal(ComponentKind kind, std::string name, std::string file, std::string reason);
 
   // Factories, wrapped: exceptions become PluginError naming the component and its file, and every
   // object returned keeps its library alive.
@@ -54,6 +73,7 @@ class ComponentRegistry {
  private:
   std::vector<RegisteredComponent> components_;
   std::vector<LoadFailure> failures_;
+  std::vector<RefusedComponent> refused_;
   std::vector<std::string> files_;
 };
 
@@ -63,7 +83,7 @@ class StagingRegistrar final : public Registrar {
   StagingRegistrar(std::string file, std::string plugin_id, std::string plugin_version, std::shared_ptr<void> library);
   void add_backbone(ComponentInfo info, BackboneFactory factory) override;
   void add_head(ComponentInfo info, HeadFactory factory) override;
-  void add_method(ComponentInfo info, MethodFactory factory) override;
+  void add_method(ComponentInfo info, MethodTraits traits, MethodFactory factory) override;
   void add_dataset(ComponentInfo info, DatasetFactory factory) override;
   std::vector<RegisteredComponent> take() { return std::move(staged_); }
 

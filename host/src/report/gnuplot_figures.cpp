@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
-#include "cli/results_table.hpp"
+#include "report/results_table.hpp"
 #include "s4t/error.hpp"
-#include "s4t/metrics.hpp"
+#include "evaluation/metrics.hpp"
 #include "s4t/state_dict.hpp"
 
 namespace fs = std::filesystem;
@@ -171,6 +171,7 @@ std::vector<fs::path> plot_sweeps(const RunCollection& runs, const fs::path& out
       const std::string value = point["value"].is_string() ? point["value"].get<std::string>() : point["value"].dump();
       xtics += std::string(index ? ", " : "") + gp_quote(value) + " " + std::to_string(index);
       for (auto& [method, result] : point["methods"].items()) {
+        if (result.contains("failed")) continue;  // no value at this point
         data[method] += std::to_string(index) + " " + number(result.value("delta_ttt", NAN)) + "\n";
         if (result.contains("first_step_loss") && result["first_step_loss"].is_number())
           loss[method] += std::to_string(index) + " " + number(result["first_step_loss"].get<double>()) + "\n";

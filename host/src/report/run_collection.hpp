@@ -1,6 +1,7 @@
 #pragma once
 // Finds the adaptation results under run directories (adapt/<method>/metrics.json, also inside
-// seed-<k>/ and sweep folders) and groups them by method, one trajectory per seed.
+// seed-<k>/ and sweep folders) and groups them by method, one trajectory per seed; and the methods
+// that failed (adapt/<method>/failed.json).
 #include <filesystem>
 #include <map>
 #include <string>
@@ -8,13 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/adapter.hpp"
+#include "run/trajectory.hpp"
 
 namespace s4t::host {
 
 struct RunCollection {
   std::vector<std::string> methods;                     ///< "none" first, then in the order found
   std::map<std::string, std::vector<Trajectory>> runs;  ///< method -> trajectories (one per seed)
+  std::map<std::string, std::string> failures;          ///< method -> error of its first failed run
   std::vector<nlohmann::json> sweeps;                   ///< contents of sweep.json files found
 };
 

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "s4t/log.hpp"
+#include "run/logging.hpp"
 
 namespace s4t::host {
 

@@ -11,7 +11,7 @@
 
 #include "run/build_info.hpp"
 #include "s4t/error.hpp"
-#include "s4t/log.hpp"
+#include "run/logging.hpp"
 #include "s4t/state_dict.hpp"
 #include "s4t/version.hpp"
 
@@ -43,7 +43,7 @@ nlohmann::json environment_info(const Experiment& x, const std::string& command)
   env["parallel_info"] = at::get_parallel_info();
   env["seed"] = x.section("run").get_int("seed");
   env["command"] = command;
-  env["config_files"] = x.tree.files();
+  env["config_files"] = x.files;
   std::ifstream blas("/proc/self/maps");
   std::string line, blas_lib;
   while (std::getline(blas, line))
@@ -79,7 +79,7 @@ RunDirectory::RunDirectory(const Experiment& x, const ComponentRegistry& registr
   component(ComponentKind::Dataset, x.source.name);
   component(ComponentKind::Dataset, x.target.name);
   for (auto& [name, options] : x.methods) component(ComponentKind::Method, name);
-  text << "\n" << x.tree.to_toml();
+  text << "\n" << x.resolved().to_toml();
   write_file_atomically(path_ / "config.toml", text.str());
   write_json(path_ / "environment.json", environment_info(x, command));
 }

@@ -12,12 +12,20 @@
 
 namespace s4t {
 
-/// Per-call switches of a backbone forward pass.
+/// Per-call switches of a backbone forward pass. Every backbone honours all three.
 struct S4T_API ForwardOptions {
   /// Record the output of every normalisation layer in Features::norm_outputs (ActMAD).
   bool record_norm_outputs = false;
   /// Skip the fused map and per-task paths when only stages are needed (e.g. rotation TTT on stages).
   bool stages_only = false;
+  /// >= 0: compute stages[0..k] only and stop (implies stages_only); -1: every stage. Methods that
+  /// read one early stage at test time (TTTFlow, ClusT3, NC-TTT) use it so later stages cost nothing.
+  std::int64_t stop_after_stage = -1;
+
+  /// True when stage `k` (0-based) has to be computed.
+  bool needs_stage(std::int64_t k) const { return stop_after_stage < 0 || k <= stop_after_stage; }
+  /// True when anything past the stages (fused map, task paths, predictions) has to be computed.
+  bool needs_decoder() const { return !stages_only && stop_after_stage < 0; }
 };
 
 /// Outputs of a backbone forward pass. Everything is on the input's device.
@@ -31,14 +39,27 @@ struct S4T_API Features {
   std::vector<at::Tensor> norm_outputs;        ///< filled when ForwardOptions::record_norm_outputs
 };
 
+/// One encoder stage as a backbone publishes it. Methods address the encoder only through these.
+struct S4T_API StageInfo {
+  std::string name;                 ///< e.g. "C2" (informational)
+  std::int64_t channels = 0;        ///< channels of Features::stages[k]
+  std::int64_t stride = 1;          ///< input size / stage size
+  /// Parameter-name prefixes, relative to Backbone::module(), of every parameter that computes this
+  /// stage and no earlier one (stage 0 includes the stem). ResNet: {"conv1.", "bn1.", "layer1."}, then
+  /// {"layer2."} ... The union over stages 0..k is "the encoder up to stage k".
+  std::vector<std::string> parameter_prefixes;
+};
+
 /// Static shape facts about a backbone's Features, known before any forward pass.
 struct S4T_API FeatureInfo {
-  std::vector<std::int64_t> stage_channels;
-  std::vector<std::int64_t> stage_strides;
+  std::vector<StageInfo> stages;                ///< fine to coarse, one per Features::stages entry
   std::int64_t fused_channels = 0;              ///< 0 when there is no fused map
   std::array<std::int64_t, 2> fused_size{0, 0}; ///< (h, w) grid of the fused map
   std::map<std::string, std::int64_t> task_feature_channels;  ///< per task, when task_features exist
   bool provides_predictions = false;            ///< true: task_predictions are filled, heads are not built
+
+  std::vector<std::int64_t> stage_channels() const;  ///< channels of each stage
+  std::vector<std::int64_t> stage_strides() const;   ///< stride of each stage
 };
 
 }  // namespace s4t

@@ -1,5 +1,5 @@
 #pragma once
-// Supervised task losses of METHODS.md §1.3, shared by the host (main outputs) and methods (auxiliary
+// Supervised task losses of docs/methods.md#task-losses, shared by the host (main outputs) and methods (auxiliary
 // outputs). All return a 0-dim tensor on the prediction's device and never synchronise with the host.
 #include <ATen/core/Tensor.h>
 

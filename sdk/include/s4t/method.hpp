@@ -37,6 +37,13 @@ struct S4T_API AdaptContext {
   std::int64_t batch_index = 0;  ///< 0-based target batch
 };
 
+/// What the host needs to know about a method before building it. Declared once, at registration:
+/// s4t::add_method<M>() (registrar.hpp) derives both from which virtual functions M overrides.
+struct S4T_API MethodTraits {
+  bool source_objective = false;  ///< overrides source_objective(): trains its own source checkpoint
+  bool post_training = false;     ///< overrides after_source_training(): runs after source training
+};
+
 /// Device: tensors passed in are on MultiTaskModel::device(); modules are moved there by the host.
 /// Threads: called from the host's main loop thread only.
 class S4T_API TTTMethod {
@@ -48,17 +55,14 @@ class S4T_API TTTMethod {
   /// Module holding this method's parameters and buffers (registered as "method" in the model), or null.
   virtual std::shared_ptr<torch::nn::Module> module();
 
-  /// True when the method changes source training (then it needs its own source checkpoint).
-  virtual bool has_source_objective() const;
-  /// Total source loss. `main_losses` are the unweighted supervised losses of the main outputs per
+  /// Total source loss. Overriding it is what makes a method change source training (MethodTraits:
+  /// the host then trains a source checkpoint of its own for it). `main_losses` are the unweighted supervised losses of the main outputs per
   /// task (plus "<task>@ds<k>" deep-supervision terms when the architecture has them). The default
   /// returns Σ_t w_t · L_t.
   virtual at::Tensor source_objective(MultiTaskModel& model, const Batch& batch, const ModelOutput& output,
                                       const std::map<std::string, at::Tensor>& main_losses);
 
-  /// True when after_source_training() does work (statistics, a separately trained module).
-  virtual bool has_post_training() const;
-  /// Runs after source training: collect source statistics or train a module. The host calls it with
+  /// Runs after source training (only for methods that override it, see MethodTraits): collect source statistics or train a module. The host calls it with
   /// root() in eval mode and gradients enabled; the method sets any other mode it needs.
   virtual void after_source_training(MultiTaskModel& model, BatchStream& source);
 

@@ -24,7 +24,8 @@ using Value = std::variant<bool, std::int64_t, double, std::string, std::vector<
 S4T_API std::string type_name(ValueType type);
 /// The type a Value holds.
 S4T_API ValueType type_of(const Value& value);
-/// TOML-like rendering of a value ("0.8", "\"s4t\"", "[1, 2]").
+/// TOML-like rendering of a value ("0.8", "\"s4t\"", "[1, 2]"): integers as integers, floats in the
+/// shortest form that reads back as the same number (0.1, 1.0, 2e-05).
 S4T_API std::string to_string(const Value& value);
 
 /// Description of one option.
@@ -40,6 +41,9 @@ struct S4T_API OptionSpec {
   /// Empty if `value` is acceptable, otherwise a sentence saying what was expected.
   std::string check(const Value& value) const;
 };
+
+/// The bounds of a numeric option as its type prints them: "[1, 64]", "[0.0, inf]"; "" when it has none.
+S4T_API std::string range_to_string(const OptionSpec& spec);
 
 /// The ordered list of options a component accepts.
 class S4T_API Schema {

@@ -10,14 +10,14 @@
 namespace s4t {
 
 enum class TaskKind { Classification, Regression };
-/// Supervised loss of METHODS.md §1.3.
+/// Supervised loss of docs/methods.md#task-losses.
 enum class LossKind {
   CrossEntropy,     ///< per-pixel CE, ignore label, mean over valid pixels
   L1,               ///< L1 over valid pixels, mean over valid pixels (summed over channels)
   NormalL1,         ///< L2-normalise the prediction over channels, then L1 (sum over channels, mean over valid pixels)
   BalancedBCE       ///< class-balanced BCE on logits with a fixed positive weight
 };
-/// Evaluation metric of METHODS.md §1.6.
+/// Evaluation metric of docs/methods.md#metrics.
 enum class MetricKind {
   MeanIoU,          ///< confusion-matrix mIoU over the classes (higher is better)
   Rmse,             ///< plain RMSE over valid pixels of the whole set
@@ -36,7 +36,7 @@ struct S4T_API TaskSpec {
   MetricKind metric = MetricKind::Rmse;
   Activation activation = Activation::None;  ///< applied to the output before the metric
   bool higher_is_better = false;     ///< direction of the metric
-  double loss_weight = 1.0;          ///< w_t of METHODS.md §1.3
+  double loss_weight = 1.0;          ///< w_t of docs/methods.md#task-losses
   double positive_weight = 0.95;     ///< BalancedBCE only
   std::int64_t ignore_index = 255;   ///< classification label to ignore
   bool clamp_nonnegative = false;    ///< clamp the prediction at 0 before the metric (depth)
@@ -47,7 +47,7 @@ struct S4T_API TaskSpec {
   std::string metric_label() const;
 };
 
-/// The four standard tasks with the defaults of METHODS.md (weights 1, 1, 10, 50).
+/// The four standard tasks with the paper's defaults (weights 1, 1, 10, 50).
 S4T_API TaskSpec semseg_task(std::vector<std::string> class_names);
 S4T_API TaskSpec depth_task();
 S4T_API TaskSpec normals_task();

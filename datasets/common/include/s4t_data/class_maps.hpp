@@ -1,5 +1,5 @@
 #pragma once
-// Shared semantic classes of the source -> target pairs (METHODS.md §1.1) and each dataset's own label
+// Shared semantic classes of the source -> target pairs (docs/datasets.md) and each dataset's own label
 // set. Source and target of a pair must declare identical class-name lists in the same order (the host
 // compares them); both sides use the names defined here, so they do.
 //

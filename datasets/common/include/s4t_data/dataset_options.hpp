@@ -1,11 +1,13 @@
 #pragma once
-// The options every real dataset plugin accepts (each plugin adds its own on top) and their parsing.
+// The options every real dataset plugin accepts (each plugin adds its own on top): one shared Binding
+// group, read into CommonSettings, then resolved for one dataset instance (role, config folder, seed).
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "s4t/context.hpp"
-#include "s4t/options.hpp"
+#include "s4t/option_binding.hpp"
 #include "s4t_data/sample_pipeline.hpp"
 
 namespace s4t::data {
@@ -24,7 +26,32 @@ struct CommonDefaults {
   std::string normalize = "imagenet";
 };
 
-void add_common_options(Schema& schema, const CommonDefaults& defaults);
+enum class Augment { Auto, On, Off };
+
+/// The common options as written in TOML (role-independent checks done, crop size defaulted).
+struct CommonSettings {
+  std::string root;   ///< as written (relative to the config folder)
+  std::string split;  ///< may be "auto"
+  std::string classes;
+  Augment augment = Augment::Auto;
+  AugmentDraws draws = AugmentDraws::PerIndex;
+  std::int64_t crop_height = 0, crop_width = 0;  ///< = height x width when both were 0
+  double scale_min = 0.5, scale_max = 2.0;
+  double cat_max_ratio = 0.75;
+  bool flip = true;
+  bool flip_normals = true;
+  bool photometric = true;
+  std::int64_t height = 0, width = 0;
+  ResizeMode resize_mode = ResizeMode::Resize;
+  Normalization normalization = Normalization::ImageNet;
+  double noise_alpha = 0.0;
+  bool skip_bad = false;  ///< on_error = "skip"
+  std::int64_t max_samples = 0;
+};
+
+/// The shared group: `.group(&Settings::common, common_binding(defaults(), "nyudv2"))`. Reading throws
+/// ConfigError naming `dataset` for inconsistent values (e.g. only one of height/width).
+Binding<CommonSettings> common_binding(const CommonDefaults& defaults, const std::string& dataset);
 
 struct CommonOptions {
   std::filesystem::path root;  ///< resolved against the config folder
@@ -37,8 +64,9 @@ struct CommonOptions {
   PipelineOptions pipeline;
 };
 
-/// Reads the common options (ConfigError for inconsistent values, e.g. only one of height/width).
-CommonOptions parse_common_options(const DatasetContext& ctx, const Options& options, const CommonDefaults& defaults,
-                                   const std::string& dataset);
+/// The common settings for one dataset instance: "auto" resolved by the role, root by the config folder,
+/// the run seed. Throws ConfigError when augmentation is on without a crop size.
+CommonOptions common_options(const DatasetContext& ctx, const CommonSettings& settings, const CommonDefaults& defaults,
+                             const std::string& dataset);
 
 }  // namespace s4t::data

@@ -1,5 +1,5 @@
 #pragma once
-// From decoded modalities to a normalised s4t::Sample: source augmentation (METHODS.md §1.3),
+// From decoded modalities to a normalised s4t::Sample: source augmentation (docs/datasets.md),
 // test-time resizing or padding to one size, image normalisation and the Gaussian-noise shift of
 // supplement Table 2.
 //

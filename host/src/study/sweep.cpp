@@ -1,0 +1,93 @@
+#include "study/sweep.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "config/experiment.hpp"
+#include "run/logging.hpp"
+#include "run/run_directory.hpp"
+#include "s4t/state_dict.hpp"
+#include "study/comparison.hpp"
+
+namespace fs = std::filesystem;
+
+namespace s4t::host {
+
+namespace {
+std::string fixed(double v, int digits) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(digits) << v;
+  return o.str();
+}
+}  // namespace
+
+SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registry, const std::string& key,
+                      const std::vector<std::string>& values, const std::vector<std::string>& methods,
+                      const std::vector<std::int64_t>& seeds, const std::string& config_name,
+                      const std::string& command_line) {
+  const Experiment base = validate_experiment(config, registry);
+  const std::string name = base.section("run").get_string("name");
+  SweepResult result;
+  result.summary["key"] = key;
+  result.summary["config"] = config_name;
+  bool header_done = false;
+  std::string rows;
+  for (auto& value : values) {
+    ConfigTree point = config;
+    point.set_override(key + "=" + value);
+    std::string safe = value;
+    for (auto& c : safe)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+    point.set_override("run.name=\"" + name + "/sweep-" + key + "-" + safe + "\"");
+    logger()->info("##### sweep {} = {} #####", key, value);
+    auto comparison = run_comparison(validate_experiment(point, registry), registry, methods, seeds, command_line);
+    if (!header_done) {
+      result.table = "| " + key + " |";
+      std::string rule = "|---|";
+      for (auto& m : comparison.methods)
+        if (m != "none") {
+          result.table += " Δ_TTT " + m + " |";
+          rule += "---:|";
+        }
+      result.table += "\n" + rule + "\n";
+      header_done = true;
+    }
+    nlohmann::json p;
+    p["value"] = value;
+    p["dir"] = comparison.dir.string();
+    rows += "| " + value + " |";
+    for (auto& row : comparison.table.rows) {
+      if (row.name == "Base") continue;
+      if (!row.failure.empty()) {
+        p["methods"][row.name] = {{"failed", row.failure}};
+        rows += " failed |";
+        result.any_failed = true;
+        continue;
+      }
+      nlohmann::json r{{"delta_ttt", row.delta_mean}, {"delta_ttt_std", row.delta_std}, {"best_step", row.best_step_mean},
+                       {"per_task", row.mean}};
+      std::vector<double> first_losses;
+      for (auto& t : comparison.runs.at(row.name))
+        if (!t.loss.empty() && std::isfinite(t.loss.front())) first_losses.push_back(t.loss.front());
+      if (!first_losses.empty()) {
+        double m, sd;
+        mean_std(first_losses, m, sd);
+        r["first_step_loss"] = m;
+      }
+      p["methods"][row.name] = r;
+      rows += " " + fixed(row.delta_mean, 2) + " |";
+    }
+    rows += "\n";
+    if (!comparison.failures.empty()) result.any_failed = true;
+    result.summary["points"].push_back(p);
+  }
+  result.table += rows;
+  result.dir = fs::path(base.section("run").get_string("output_dir")) / name;
+  write_json(result.dir / "sweep.json", result.summary);
+  write_file_atomically(result.dir / "sweep.md", result.table);
+  return result;
+}
+
+}  // namespace s4t::host

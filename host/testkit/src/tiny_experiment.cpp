@@ -1,0 +1,128 @@
+// TinyExperiment: the model composed as host::build_model composes it, the trainer's objective and
+// post-training call, and the host's AdaptationSession.
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/utils.h>
+
+#include "engine/composite_model.hpp"
+#include "engine/optimizers.hpp"
+#include "engine/plugin_call.hpp"
+#include "plugins_access.hpp"
+#include "s4t/losses.hpp"
+
+namespace s4t::testkit {
+
+struct TinyExperiment::Impl {
+  Recipe recipe;
+  Plugins plugins;
+  std::shared_ptr<host::CompositeModel> model;
+  std::shared_ptr<TTTMethod> method;
+  std::string method_label;
+  std::unique_ptr<NormLayers> norm_layers;
+  std::unique_ptr<torch::optim::Optimizer> source_optimizer;
+  std::unique_ptr<host::AdaptationSession> session;
+
+  explicit Impl(Recipe r) : recipe(std::move(r)), plugins(recipe.plugin_dirs) {}
+
+  // Source training trains everything; a session's snapshot and frozen parameters do not survive it.
+  void enter_source_training() {
+    session.reset();
+    for (auto& p : model->root().parameters(true)) p.set_requires_grad(true);
+  }
+};
+
+TinyExperiment::TinyExperiment(Recipe recipe) : impl_(std::make_unique<Impl>(std::move(recipe))) {
+  auto& r = impl_->recipe;
+  const auto& registry = PluginsAccess::registry(impl_->plugins);
+  torch::manual_seed(r.seed);
+  BuildContext ctx;
+  ctx.tasks = r.tasks;
+  ctx.train_size = r.image_size;
+  ctx.seed = r.seed;
+  auto& plugins = impl_->plugins;  // options() first: an unknown name gets the kit's message
+  auto backbone = registry.make_backbone(r.backbone, ctx, plugins.options(ComponentKind::Backbone, r.backbone, r.backbone_options));
+  const auto info = backbone->info();
+  std::map<std::string, std::shared_ptr<TaskHead>> heads;
+  if (!info.provides_predictions)
+    for (auto& t : r.tasks)
+      heads[t.name] = registry.make_head(r.head, ctx, t, info, plugins.options(ComponentKind::Head, r.head, r.head_options));
+  impl_->model = std::make_shared<host::CompositeModel>(r.tasks, r.image_size, backbone, heads);
+  impl_->model->to(ctx.device);
+  impl_->method = registry.make_method(r.method, ctx, plugins.options(ComponentKind::Method, r.method, r.method_options));
+  impl_->method_label = registry.label(ComponentKind::Method, r.method);
+  impl_->model->attach_method(impl_->method);
+  impl_->norm_layers = std::make_unique<NormLayers>(impl_->model->root());
+}
+
+TinyExperiment::~TinyExperiment() = default;
+
+MultiTaskModel& TinyExperiment::model() { return *impl_->model; }
+torch::nn::Module& TinyExperiment::root() { return impl_->model->root(); }
+TTTMethod& TinyExperiment::method() { return *impl_->method; }
+std::shared_ptr<TTTMethod> TinyExperiment::method_ptr() { return impl_->method; }
+NormLayers& TinyExperiment::norm_layers() { return *impl_->norm_layers; }
+const std::vector<TaskSpec>& TinyExperiment::tasks() const { return impl_->model->tasks(); }
+const Recipe& TinyExperiment::recipe() const { return impl_->recipe; }
+const Plugins& TinyExperiment::plugins() const { return impl_->plugins; }
+MethodTraits TinyExperiment::method_traits() const { return impl_->plugins.method_traits(impl_->recipe.method); }
+std::map<std::string, std::int64_t> TinyExperiment::parameter_counts() const { return impl_->model->parameter_counts(); }
+
+Batch TinyExperiment::random_batch(std::int64_t n, std::uint64_t seed, std::array<std::int64_t, 2> size) const {
+  if (size[0] <= 0 || size[1] <= 0) size = impl_->recipe.image_size;
+  return testkit::random_batch(tasks(), n, size, seed);
+}
+
+at::Tensor TinyExperiment::source_loss(const Batch& batch, std::map<std::string, at::Tensor>* main_losses) {
+  impl_->enter_source_training();
+  auto& model = *impl_->model;
+  const auto& tasks = model.tasks();
+  model.root().train();
+  auto output = model.forward(batch.images);
+  auto losses = task_losses(tasks, output.predictions, batch);
+  for (auto& [task, maps] : output.features.deep_supervision)
+    for (std::size_t k = 0; k < maps.size(); ++k)
+      for (auto& t : tasks)
+        if (t.name == task) losses[task + "@ds" + std::to_string(k)] = task_loss(t, maps[k], batch);
+  if (main_losses) *main_losses = losses;
+  return host::call_plugin(impl_->method_label, "source_objective", {},
+                           [&] { return impl_->method->source_objective(model, batch, output, losses); });
+}
+
+double TinyExperiment::source_step(const Batch& batch, double lr) {
+  at::Tensor loss = source_loss(batch);
+  if (!impl_->source_optimizer) {
+    OptimizerSpec spec;
+    spec.name = "adam";
+    spec.lr = lr;
+    impl_->source_optimizer = host::make_optimizer(spec, impl_->model->root().parameters(true));
+  }
+  host::set_learning_rate(*impl_->source_optimizer, lr);
+  impl_->source_optimizer->zero_grad();
+  loss.backward();
+  impl_->source_optimizer->step();
+  return loss.item<double>();
+}
+
+void TinyExperiment::post_train(std::vector<Batch> batches) {
+  impl_->enter_source_training();
+  VectorBatchStream stream(std::move(batches));
+  impl_->model->root().eval();  // the documented state for post-training: eval mode, gradients enabled
+  host::call_plugin(impl_->method_label, "after_source_training", {},
+                    [&] { impl_->method->after_source_training(*impl_->model, stream); });
+}
+
+host::AdaptationSession& TinyExperiment::session() {
+  if (!impl_->session) {
+    auto options = impl_->recipe.session;
+    if (options.method_label == host::SessionOptions{}.method_label) options.method_label = impl_->method_label;
+    impl_->norm_layers->apply(NormMode::TrainUpdate);  // the session's NormLayers records the momentum it finds
+    impl_->session = std::make_unique<host::AdaptationSession>(*impl_->model, *impl_->method, options);
+    impl_->session->begin();
+  }
+  return *impl_->session;
+}
+
+void TinyExperiment::reset_session() { impl_->session.reset(); }
+
+}  // namespace s4t::testkit
