@@ -8,7 +8,8 @@ void register_heads(s4t::Registrar& r) {
   c1.name = "conv1x1";
   c1.summary = "1x1 convolution (with bias) to the task's channels, bilinearly upsampled: the S4T main head";
   c1.doc = "Reads the task's own features when the backbone provides them (MTI-Net), else the fused map, "
-           "else the last stage. For ResNet-50 on 12 outputs this is 46,092 parameters (docs/methods.md#s4t).";
+           "else the last stage. For ResNet-50 on 12 outputs this is 46,092 parameters "
+           "(docs/methods.md#base-network).";
   r.add_head(c1, [](const s4t::BuildContext&, const s4t::TaskSpec& task, const s4t::FeatureInfo& info,
                     const s4t::Options&) { return std::make_shared<s4t::heads::Conv1x1Head>(task, info); });
 

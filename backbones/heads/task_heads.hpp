@@ -1,5 +1,5 @@
 #pragma once
-// Generic task heads: `conv1x1` (the S4T main head, docs/methods.md#s4t) and `conv_decoder`
+// Generic task heads: `conv1x1` (the S4T main head, docs/methods.md#base-network) and `conv_decoder`
 // (3x3 conv + BN + ReLU + 1x1 conv). Both read the task's own feature map when the backbone provides
 // one, else the fused map, else the last stage; the output is resized bilinearly to the input size.
 #include <torch/nn/module.h>

@@ -1,6 +1,6 @@
 #pragma once
-// The `resnet` backbone component: stages C2..C5 and the S4T fused map (docs/methods.md#s4t: every stage
-// resized bilinearly to (train H/4, train W/4) and concatenated).
+// The `resnet` backbone component: stages C2..C5 and the S4T fused map (docs/methods.md#base-network:
+// every stage resized bilinearly to (train H/4, train W/4) and concatenated).
 #include <array>
 #include <cstdint>
 #include <memory>

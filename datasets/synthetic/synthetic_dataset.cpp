@@ -44,8 +44,27 @@ std::string SyntheticDataset::describe() const {
     std::snprintf(shift, sizeof shift, " (shift %.2g)", options_.appearance.shift);
     d += shift;
   }
+  if (options_.corruption != s4t::data::Corruption::None && options_.severity > 0)
+    d += ", " + s4t::data::corruption_name(options_.corruption) + " severity " + std::to_string(options_.severity);
   return d + ", " + std::to_string(options_.size) + " images " + std::to_string(options_.width) + "x" +
          std::to_string(options_.height) + ", seed " + std::to_string(options_.seed);
+}
+
+// The planar [0, 1] render through the shared corruptions (interleaved 0..255) and back.
+void SyntheticDataset::corrupt_planar(std::vector<float>& rgb, const GeometryBuffers& g, std::int64_t index) const {
+  const int h = options_.height, w = options_.width;
+  const size_t plane = static_cast<size_t>(h) * w;
+  cv::Mat image(h, w, CV_32FC3);
+  auto* p = image.ptr<cv::Vec3f>();
+  for (size_t i = 0; i < plane; ++i)
+    for (int c = 0; c < 3; ++c) p[i][c] = 255.0f * rgb[c * plane + i];
+  cv::Mat depth(h, w, CV_32F, const_cast<float*>(g.depth.data()));
+  const cv::Mat out = s4t::data::corrupt(
+      image, options_.corruption, options_.severity,
+      s4t::data::corruption_seed(options_.run_seed, index, options_.corruption, options_.severity), depth);
+  const auto* q = out.ptr<cv::Vec3f>();
+  for (size_t i = 0; i < plane; ++i)
+    for (int c = 0; c < 3; ++c) rgb[c * plane + i] = q[i][c] / 255.0f;
 }
 
 s4t::Sample SyntheticDataset::get(std::int64_t index) const {
@@ -64,6 +83,7 @@ s4t::Sample SyntheticDataset::get(std::int64_t index) const {
   std::vector<float> rgb(3 * plane);
   shade(scene, g, style_, rgb.data());
   apply_camera(rgb.data(), h, w, style_, hash_combine(sample_seed, kTargetNoiseStream));
+  if (options_.corruption != s4t::data::Corruption::None && options_.severity > 0) corrupt_planar(rgb, g, index);
   sample.image = new_tensor({3, h, w}, at::kFloat);
   float* image = sample.image.data_ptr<float>();
   for (int c = 0; c < 3; ++c)

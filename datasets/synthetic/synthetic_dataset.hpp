@@ -6,9 +6,12 @@
 
 #include "appearance.hpp"
 #include "s4t/dataset.hpp"
+#include "s4t_data/corruptions.hpp"
 #include "scene.hpp"
 
 namespace s4t::synthetic {
+
+struct GeometryBuffers;
 
 struct SyntheticOptions {
   bool target = false;                ///< domain: false = source, true = target
@@ -19,6 +22,9 @@ struct SyntheticOptions {
   AppearanceOptions appearance;
   float edge_threshold = 0.05f;       ///< relative depth jump that makes an occlusion edge
   std::vector<std::string> tasks;     ///< targets get() fills; empty = all four
+  s4t::data::Corruption corruption = s4t::data::Corruption::None;
+  int severity = 5;
+  std::uint64_t run_seed = 0;         ///< seeds the corruption only
 };
 
 /// Thread-safe: get() only reads the immutable options; each call renders into its own buffers.
@@ -34,6 +40,7 @@ class SyntheticDataset final : public s4t::Dataset {
 
  private:
   bool wants(const std::string& task) const;
+  void corrupt_planar(std::vector<float>& rgb, const GeometryBuffers& g, std::int64_t index) const;
 
   SyntheticOptions options_;
   Style style_;

@@ -6,6 +6,7 @@
 #include "s4t/error.hpp"
 #include "s4t/option_binding.hpp"
 #include "s4t/plugin.hpp"
+#include "s4t_data/corruptions.hpp"
 #include "synthetic_dataset.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ struct Settings {
   std::int64_t objects_min = 3, objects_max = 7;
   double shift = 1.0, noise_std = 0.08, hue_shift = 60.0, blur = 0.6, fov = 60.0, edge_threshold = 0.05;
   bool shadows = true;
+  s4t::data::CorruptionSettings corruption;
 };
 
 const s4t::Binding<Settings>& binding() {
@@ -50,6 +52,7 @@ const s4t::Binding<Settings>& binding() {
           .real("edge_threshold", &S::edge_threshold, 0.05,
                 "relative depth jump between neighbouring surfaces that makes an edge", 1e-4, 10)
           .flag("shadows", &S::shadows, true, "objects cast hard shadows (both domains)")
+          .group(&S::corruption, s4t::data::corruption_binding())
           .then([](S& s, const s4t::Options& o) {
             if (s.objects_min > s.objects_max)
               throw s4t::ConfigError((o.owner().empty() ? std::string("synthetic:") : o.owner()) +
@@ -82,7 +85,10 @@ const char* const kDoc =
     "(0.229, 0.224, 0.225). Determinism: sample i depends only on (seed, i) and the options - not on the run "
     "seed, so the data sets stay fixed across experiment seeds; the target's noise uses its own stream. "
     "Because the same seed gives the same scenes in both domains, give the target another `seed` to keep "
-    "its scenes out of the source training set. Only the targets of the experiment's [tasks] are rendered. "
+    "its scenes out of the source training set. `corruption` / `severity` corrupt the rendered image after "
+    "the domain's camera (docs/corruptions.md), seeded from the run seed, the index, the corruption and the "
+    "severity; the depth-aware ones use the rendered depth whether or not depth is a task. Only the "
+    "targets of the experiment's [tasks] are rendered. "
     "get() is thread-safe; a 64x64 sample takes about 0.5 ms of one core.";
 
 std::shared_ptr<s4t::Dataset> make_synthetic(const s4t::DatasetContext& ctx, const s4t::Options& o) {
@@ -102,6 +108,9 @@ std::shared_ptr<s4t::Dataset> make_synthetic(const s4t::DatasetContext& ctx, con
   opt.appearance.blur = static_cast<float>(s.blur);
   opt.appearance.shadows = s.shadows;
   opt.edge_threshold = static_cast<float>(s.edge_threshold);
+  opt.corruption = s.corruption.corruption;
+  opt.severity = static_cast<int>(s.corruption.severity);
+  opt.run_seed = ctx.seed;
   opt.tasks = ctx.tasks;
   return std::make_shared<s4t::synthetic::SyntheticDataset>(std::move(opt));
 }

@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
   } catch (const s4t::Error& e) {
     report("error: ", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    report("error: ", "out of memory: a size in the config (dataset size, batch, image height/width, model width) "
+                      "needs more memory than this machine has; lower it");
+    return 1;
   } catch (const c10::Error& e) {
     report("LibTorch error: ", e.what_without_backtrace());
     return 1;

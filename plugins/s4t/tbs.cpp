@@ -17,7 +17,7 @@
 #include <cmath>
 
 #include "s4t/error.hpp"
-#include "s4t/tensor_ops.hpp"
+#include "patch_embedding.hpp"
 #include "token_mask.hpp"
 
 namespace s4t::tbs {
@@ -112,11 +112,12 @@ at::Tensor TaskBehaviorSynchronizerImpl::forward(const at::Tensor& latents) {
     throw Error("s4t TBS: expected N×" + std::to_string(o.in_channels) + "×h×w latents, got " +
                 std::to_string(latents.dim()) + "-d input with " + std::to_string(latents.size(1)) + " channels");
   const auto b = latents.size(0), d = o.dim, n = tokens();
-  auto x = resize_bilinear(latents, {o.input_res, o.input_res});
-  auto t = proj->forward(x).flatten(2).transpose(1, 2).add(pos_embed.to(x.scalar_type()));  // B×N×D
+  // Resize to input_res² and patch-embed, folded into one convolution where exact (patch_embedding.hpp).
+  auto t = tbs::patch_embed(latents, proj->weight, proj->bias, o.input_res);
+  t = t.flatten(2).transpose(1, 2).add(pos_embed.to(t.scalar_type()));  // B×N×D
 
   // Encoder on the visible tokens only.
-  auto mask = random_token_mask(b, n, visible_, x.device());
+  auto mask = random_token_mask(b, n, visible_, t.device());
   t = t.gather(1, mask.keep.unsqueeze(-1).expand({b, visible_, d}));
   for (auto& blk : *blocks) t = blk->as<BlockImpl>()->forward(t);
   t = norm->forward(t);

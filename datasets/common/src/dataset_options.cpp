@@ -51,6 +51,7 @@ Binding<CommonSettings> common_binding(const CommonDefaults& d, const std::strin
                {"minus_one_one", Normalization::MinusOneOne},
                {"unit", Normalization::Unit}},
               "image normalisation: imagenet mean/std, minus_one_one ([0,255] -> [-1,1]) or unit ([0,1])")
+      .group(&S::corruption, corruption_binding())
       .real("noise_alpha", &S::noise_alpha, 0.0,
             "add Gaussian noise with std alpha * sigma_img to the normalised image (supplement Table 2; "
             "sigma_img = std of that image)",
@@ -104,6 +105,8 @@ CommonOptions common_options(const DatasetContext& ctx, const CommonSettings& s,
   p.width = static_cast<int>(s.width);
   p.resize_mode = s.resize_mode;
   p.normalization = s.normalization;
+  p.corruption = s.corruption.corruption;
+  p.severity = static_cast<int>(s.corruption.severity);
   p.noise_alpha = s.noise_alpha;
   p.seed = ctx.seed;
   return c;

@@ -92,6 +92,13 @@ cv::Mat read_mat_int_matrix(const std::filesystem::path& file, const std::string
   } cleanup{mat, var};
   if (var->rank != 2 || var->isComplex || !var->data || var->dims[0] == 0 || var->dims[1] == 0)
     fail(file, "variable '" + variable + "' (" + what + "): expected a real 2-D numeric matrix");
+  // matio reports the matrix size from the header and may return a variable whose data it could not
+  // (fully) read -- a truncated file -- after logging why: check both before reading a single label.
+  const std::size_t need = static_cast<std::size_t>(var->dims[0]) * var->dims[1] * static_cast<std::size_t>(
+                                                                                        Mat_SizeOfClass(var->class_type));
+  if (var->nbytes < need || !last_matio_message().empty())
+    fail(file, "variable '" + variable + "' (" + what + ") is truncated or corrupt" +
+                   (last_matio_message().empty() ? "" : ": " + last_matio_message()));
   cv::Mat out(static_cast<int>(var->dims[0]), static_cast<int>(var->dims[1]), CV_32SC1);
   switch (var->class_type) {
     case MAT_C_DOUBLE: copy_column_major<double>(var->data, out, file, variable); break;
@@ -106,10 +113,6 @@ cv::Mat read_mat_int_matrix(const std::filesystem::path& file, const std::string
     case MAT_C_UINT64: copy_column_major<std::uint64_t>(var->data, out, file, variable); break;
     default: fail(file, "variable '" + variable + "' (" + what + "): expected a numeric matrix");
   }
-  // matio reports the matrix size from the header; make sure the data really was there.
-  const std::size_t need = static_cast<std::size_t>(var->dims[0]) * var->dims[1] * static_cast<std::size_t>(
-                                                                                        Mat_SizeOfClass(var->class_type));
-  if (var->nbytes < need) fail(file, "variable '" + variable + "' (" + what + ") is truncated");
   return out;
 #endif
 }

@@ -1,5 +1,6 @@
 #include "s4t_data/npy.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -136,6 +137,7 @@ NpyHeader read_header(std::ifstream& in, const std::filesystem::path& file, cons
     const char c = h.shape_text[i];
     if (c >= '0' && c <= '9') digits.push_back(c);
     else if (c == ',' || c == ')') {
+      if (digits.size() > 12) fail(file, what + ": .npy shape " + h.shape_text + " has an absurd dimension");
       if (!digits.empty()) a.shape.push_back(std::stoll(digits));
       digits.clear();
     } else if (c != ' ' && c != 'L') {
@@ -143,7 +145,26 @@ NpyHeader read_header(std::ifstream& in, const std::filesystem::path& file, cons
     }
   }
   h.data_offset = offset + header_len;
-  h.data_bytes = static_cast<std::size_t>(a.count()) * static_cast<std::size_t>(a.item_size);
+  // The header's shape is checked against the file before anything is allocated for it: a corrupt or
+  // hostile header must not ask for terabytes. Dimensions are < 10^12, so the product is checked as it grows.
+  const auto here = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(here);
+  const std::size_t available = end > here ? static_cast<std::size_t>(end - here) : 0;
+  std::size_t bytes = std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end() ? 0 : static_cast<std::size_t>(a.item_size);
+  for (auto d : a.shape) {
+    if (bytes == 0) break;
+    if (bytes > available / static_cast<std::size_t>(d)) {  // bytes * d > available, without overflowing
+      bytes = available + 1;
+      break;
+    }
+    bytes *= static_cast<std::size_t>(d);
+  }
+  if (bytes > available)
+    fail(file, what + ": truncated .npy data: shape " + h.shape_text + " of " + a.descr + " needs more than the " +
+                   std::to_string(available) + " bytes the file holds");
+  h.data_bytes = bytes;
   return h;
 }
 

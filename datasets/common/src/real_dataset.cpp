@@ -84,6 +84,8 @@ std::string RealDataset::describe() const {
   for (auto& t : tasks_)
     if (t.kind == TaskKind::Classification) o << ", classes " << common_.classes << " (" << t.channels << ")";
   if (common_.pipeline.augment) o << ", augmented";
+  if (common_.pipeline.corruption != Corruption::None && common_.pipeline.severity > 0)
+    o << ", " << corruption_name(common_.pipeline.corruption) << " severity " << common_.pipeline.severity;
   if (common_.pipeline.noise_alpha > 0) o << ", noise alpha " << common_.pipeline.noise_alpha;
   return o.str();
 }

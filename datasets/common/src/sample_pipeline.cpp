@@ -10,6 +10,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "s4t/error.hpp"
+
 namespace s4t::data {
 
 namespace {
@@ -198,6 +200,19 @@ cv::Mat as_float(const cv::Mat& img) {
   return f;
 }
 
+void corrupt_image(RawSample& s, const PipelineOptions& o, std::int64_t index) {
+  cv::Mat depth;
+  if (needs_depth(o.corruption)) {
+    auto d = s.targets.find("depth");
+    if (d == s.targets.end())
+      throw DataError(s.name + ": corruption " + corruption_name(o.corruption) +
+                      " needs the depth target; add depth to [tasks] names");
+    depth = d->second.value.clone();
+    if (!d->second.mask.empty()) depth.setTo(0.0f, d->second.mask == 0);
+  }
+  s.image = corrupt(s.image, o.corruption, o.severity, corruption_seed(o.seed, index, o.corruption, o.severity), depth);
+}
+
 }  // namespace
 
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t index, std::uint64_t stream) {
@@ -263,6 +278,7 @@ Sample SamplePipeline::run(RawSample s, std::int64_t index, std::uint64_t draw) 
       pad_to = target;
     }
   }
+  if (o_.corruption != Corruption::None && o_.severity > 0) corrupt_image(s, o_, index);
   if (pad_to.area() > 0) pad_targets(s, pad_to);
 
   Sample out;

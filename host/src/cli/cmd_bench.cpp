@@ -88,18 +88,28 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("batch", po::value<std::int64_t>(&batch_size), "batch size (default [ttt] batch)")
       ("size", po::value<std::string>(&size_text), "HxW of the input (default: the source dataset's size)");
   if (!parse_arguments("s4t bench CONFIG [--method NAME] [--size HxW] [--batch N] [--iterations N]", options, args, &config, common)) return 0;
+  // Every option is checked before anything is built: a median of nothing has no value.
+  if (iterations < 1) throw ConfigError("--iterations must be at least 1, got " + std::to_string(iterations));
+  if (warmup < 0) throw ConfigError("--warmup must be 0 or more, got " + std::to_string(warmup));
+  if (batch_size < 0) throw ConfigError("--batch must be at least 1, got " + std::to_string(batch_size));
+  std::vector<std::int64_t> size_override;
+  if (!size_text.empty()) {
+    auto xpos = size_text.find('x');
+    std::vector<std::int64_t> hw;
+    if (xpos != std::string::npos) hw = split_int_list(size_text.substr(0, xpos) + "," + size_text.substr(xpos + 1), "--size");
+    if (hw.size() != 2 || hw[0] < 1 || hw[1] < 1 || hw[0] > 16384 || hw[1] > 16384)
+      throw ConfigError("--size '" + size_text + "': expected HxW with H and W between 1 and 16384, e.g. 256x256");
+    size_override = hw;
+  }
   auto ctx = open_experiment(config, common);
   auto& x = *ctx.experiment;
   if (method.empty()) method = x.section("ttt").get_string("method");
+  x.method_options(method);
   if (batch_size <= 0) batch_size = x.section("ttt").get_int("batch");
   auto source = make_dataset(x, ctx.registry, "source");
   auto tasks = resolve_tasks(x, *source, nullptr);
   auto size = source->image_size();
-  if (!size_text.empty()) {
-    auto xpos = size_text.find('x');
-    if (xpos == std::string::npos) throw ConfigError("--size must be HxW, e.g. 256x256");
-    size = {std::stoll(size_text.substr(0, xpos)), std::stoll(size_text.substr(xpos + 1))};
-  }
+  if (!size_override.empty()) size = {size_override[0], size_override[1]};
   const auto device = run_device(x);
   torch::manual_seed(0);
   Batch batch = random_batch(tasks, batch_size, size[0], size[1], device);

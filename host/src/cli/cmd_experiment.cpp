@@ -20,6 +20,18 @@ namespace fs = std::filesystem;
 
 namespace s4t::host {
 
+namespace {
+// A --checkpoint the user names is checked before any plugin, dataset or model is loaded.
+void check_checkpoint_option(const std::string& checkpoint) {
+  if (checkpoint.empty()) return;
+  std::error_code ec;
+  if (!fs::exists(checkpoint, ec)) throw ConfigError("--checkpoint '" + checkpoint + "' does not exist");
+  if (fs::is_directory(checkpoint, ec))
+    throw ConfigError("--checkpoint '" + checkpoint + "' is a folder; expected a checkpoint file (e.g. <run>/source/<method>/checkpoint.pt)");
+  if (!fs::is_regular_file(checkpoint, ec)) throw ConfigError("--checkpoint '" + checkpoint + "' is not a regular file");
+}
+}  // namespace
+
 int cmd_train(const std::vector<std::string>& args) {
   CommonArgs common;
   TrainRequest request;
@@ -34,6 +46,7 @@ int cmd_train(const std::vector<std::string>& args) {
   auto ctx = open_experiment(config, common);
   auto& x = *ctx.experiment;
   if (method.empty()) method = x.section("ttt").get_string("method");
+  x.method_options(method);  // an unknown --method is a config error before the run directory exists
   RunDirectory run(x, ctx.registry, common.command_line);
   auto ckpt = ensure_source_checkpoint(x, ctx.registry, run, method, request);
   std::cout << "source checkpoint: " << ckpt.string() << "\n";
@@ -49,6 +62,7 @@ int cmd_adapt(const std::vector<std::string>& args) {
       ("method", po::value<std::string>(&method), "method (default [ttt] method)")
       ("checkpoint", po::value<std::string>(&checkpoint), "source checkpoint (default: the run's own for this method)");
   if (!parse_arguments("s4t adapt CONFIG [--method NAME] [--checkpoint FILE] [--set k=v]...", options, args, &config, common)) return 0;
+  check_checkpoint_option(checkpoint);
   auto ctx = open_experiment(config, common);
   auto& x = *ctx.experiment;
   if (method.empty()) method = x.section("ttt").get_string("method");
@@ -86,6 +100,7 @@ int cmd_eval(const std::vector<std::string>& args) {
       ("on", po::value<std::string>(&role), "source or target set");
   if (!parse_arguments("s4t eval CONFIG [--checkpoint FILE] [--on source|target] [--set k=v]...", options, args, &config, common)) return 0;
   if (role != "source" && role != "target") throw ConfigError("--on must be source or target, got '" + role + "'");
+  check_checkpoint_option(checkpoint);
   auto ctx = open_experiment(config, common);
   auto& x = *ctx.experiment;
   fs::path ckpt = checkpoint;

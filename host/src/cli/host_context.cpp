@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "engine/setup.hpp"
 #include "plugins/plugin_loader.hpp"
 #include "run/logging.hpp"
 #include "s4t/error.hpp"
@@ -78,6 +79,7 @@ HostContext open_experiment(const fs::path& config, const CommonArgs& args) {
   auto& run = ctx.experiment->section("run");
   if (args.log_level.empty()) set_log_level(run.get_string("log_level"), "[run] log_level");
   configure_runtime(static_cast<int>(run.get_int("threads")));
+  run_device(*ctx.experiment);  // an unusable [run] device is a config error before any run directory exists
   return ctx;
 }
 

@@ -107,12 +107,21 @@ ConfigTree load_chain(const fs::path& path, std::vector<fs::path>& stack) {
                                     : stack.back().string() + ": extends '" + path.string() +
                                           "', which does not exist");
   }
+  const std::string what = stack.empty() ? "config file '" + path.string() + "'"
+                                         : stack.back().string() + ": extends '" + path.string() + "', which";
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw ConfigError(what + " is a folder; expected a TOML file");
   std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read config file '" + path.string() + "'");
+  if (!in) throw ConfigError(stack.empty() ? "cannot read config file '" + path.string() + "'" : what + " cannot be read");
   std::stringstream text;
   text << in.rdbuf();
   stack.push_back(canonical);
   ConfigTree own = ConfigTree::parse(text.str(), path.string(), path.parent_path());
+  // An experiment of nothing but defaults is almost always the wrong file (or a truncated one): say so
+  // rather than train for hours on the demo settings.
+  if (own.entries().empty())
+    throw ConfigError(path.string() + ": the config file is empty (no keys); an experiment sets at least its "
+                      "[tasks] and [data.source] / [data.target] tables (see configs/demo.toml)");
   ConfigTree result;
   if (auto* ext = own.find("extends")) {
     auto* base_name = std::get_if<std::string>(&ext->value);

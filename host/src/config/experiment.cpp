@@ -160,6 +160,11 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   auto& tasks = x.host["tasks"];
   auto names = tasks.get_string_list("names");
   if (names.empty()) throw ConfigError(where_of(tree, "tasks.names") + ": [tasks] names is empty; name at least one task");
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t k = 0; k < i; ++k)
+      if (names[i] == names[k])
+        throw ConfigError(where_of(tree, "tasks.names") + ": [tasks] names lists '" + names[i] +
+                          "' twice; each task is named once");
   auto weights = tasks.get_float_list("loss_weights");
   if (!weights.empty() && weights.size() != names.size())
     throw ConfigError(where_of(tree, "tasks.loss_weights") + ": [tasks] loss_weights has " +

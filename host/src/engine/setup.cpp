@@ -82,6 +82,23 @@ std::vector<TaskSpec> resolve_tasks(const Experiment& x, const Dataset& source, 
   return out;
 }
 
+BuiltModel compose_model(const ComponentRegistry& registry, const BuildContext& ctx, const ModelRecipe& r) {
+  auto backbone = registry.make_backbone(r.backbone, ctx, r.backbone_options);
+  auto info = call_plugin(registry.label(ComponentKind::Backbone, r.backbone), "info", {}, [&] { return backbone->info(); });
+  std::map<std::string, std::shared_ptr<TaskHead>> heads;
+  if (!info.provides_predictions)
+    for (auto& t : ctx.tasks) heads[t.name] = registry.make_head(r.head, ctx, t, info, r.head_options);
+  BuiltModel built;
+  built.model = std::make_shared<CompositeModel>(ctx.tasks, ctx.train_size, backbone, heads);
+  built.model->to(ctx.device);
+  built.model->set_labels(registry.label(ComponentKind::Backbone, r.backbone), registry.label(ComponentKind::Head, r.head));
+  built.method_name = r.method;
+  built.method = registry.make_method(r.method, ctx, r.method_options);
+  call_plugin(registry.label(ComponentKind::Method, r.method), "attach", {},
+              [&] { built.model->attach_method(built.method); });
+  return built;
+}
+
 BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
                        std::array<std::int64_t, 2> train_size, const std::string& method_name) {
   BuildContext ctx;
@@ -90,21 +107,9 @@ BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, c
   ctx.device = run_device(x);
   ctx.config_dir = x.config_dir;
   ctx.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
-  auto backbone = registry.make_backbone(x.backbone.name, ctx, x.backbone.options);
-  auto info = backbone->info();
-  std::map<std::string, std::shared_ptr<TaskHead>> heads;
-  if (!info.provides_predictions)
-    for (auto& t : tasks) heads[t.name] = registry.make_head(x.head.name, ctx, t, info, x.head.options);
-  BuiltModel built;
-  built.model = std::make_shared<CompositeModel>(tasks, train_size, backbone, heads);
-  built.model->to(ctx.device);
-  built.model->set_labels(registry.label(ComponentKind::Backbone, x.backbone.name),
-                          registry.label(ComponentKind::Head, x.head.name));
-  built.method_name = method_name;
-  built.method = registry.make_method(method_name, ctx, x.method_options(method_name));
-  call_plugin(registry.label(ComponentKind::Method, method_name), "attach", {},
-              [&] { built.model->attach_method(built.method); });
-  return built;
+  return compose_model(registry, ctx,
+                       {x.backbone.name, x.backbone.options, x.head.name, x.head.options, method_name,
+                        x.method_options(method_name)});
 }
 
 std::string model_label(const Experiment& x, const ComponentRegistry& registry) {

@@ -27,6 +27,20 @@ struct BuiltModel {
   std::string method_name;
 };
 
+/// The components of a model and their validated options.
+struct ModelRecipe {
+  std::string backbone;
+  Options backbone_options;
+  std::string head;
+  Options head_options;
+  std::string method;
+  Options method_options;
+};
+
+/// Backbone + one head per task of ctx.tasks (unless the backbone predicts) + method (attached), on
+/// ctx.device: the one place where a model is composed (runs and the test kit).
+BuiltModel compose_model(const ComponentRegistry& registry, const BuildContext& ctx, const ModelRecipe& recipe);
+
 /// Backbone + heads + method (attached), on the run device.
 BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
                        std::array<std::int64_t, 2> train_size, const std::string& method_name);

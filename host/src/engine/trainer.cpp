@@ -14,6 +14,7 @@
 #include "engine/optimizers.hpp"
 #include "engine/plugin_call.hpp"
 #include "engine/setup.hpp"
+#include "engine/source_objective.hpp"
 #include "run/progress.hpp"
 #include "s4t/error.hpp"
 #include "run/logging.hpp"
@@ -176,15 +177,10 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       loader.restart();
       loader.next(batch);
     }
-    auto output = call_plugin(model_name, "forward at iteration " + std::to_string(it + 1), {},
-                              [&] { return model.forward(batch.images); });
-    auto main_losses = task_losses(tasks, output.predictions, batch);
-    for (auto& [task, maps] : output.features.deep_supervision)
-      for (size_t k = 0; k < maps.size(); ++k)
-        for (auto& t : tasks)
-          if (t.name == task) main_losses[task + "@ds" + std::to_string(k)] = task_loss(t, maps[k], batch);
-    at::Tensor total = call_plugin(method_label, "source_objective at iteration " + std::to_string(it + 1), {},
-                                   [&] { return built.method->source_objective(model, batch, output, main_losses); });
+    auto objective = source_objective(model, *built.method, batch, model_name, method_label,
+                                      "at iteration " + std::to_string(it + 1));
+    const auto& main_losses = objective.main_losses;
+    at::Tensor total = objective.total;
     optimizer->zero_grad();
     total.backward();
     optimizer->step();

@@ -1,8 +1,13 @@
 #include "report/gnuplot_figures.hpp"
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <cmath>
-#include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "report/results_table.hpp"
@@ -16,10 +21,52 @@ namespace s4t::host {
 
 namespace {
 
+// A gnuplot single-quoted string: gnuplot substitutes `command` inside double-quoted strings, never in
+// single-quoted ones, where only '' (a quote) is special. Names and paths stay data. Control characters
+// could end the line: they become spaces.
 std::string gp_quote(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) o += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-  return o + "\"";
+  std::string o = "'";
+  for (char c : s) {
+    if (c == '\'') o += "''";
+    else if (static_cast<unsigned char>(c) < 0x20) o += ' ';
+    else o += c;
+  }
+  return o + "'";
+}
+
+// Runs `gnuplot script` with an argument vector, no shell: a run name or --out path is only ever data.
+// Returns the exit status (-1 when gnuplot could not be started) and its stdout+stderr in `output`.
+int run_gnuplot(const fs::path& script, std::string& output) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::string program = "gnuplot", arg = script.string();
+  char* argv[] = {program.data(), arg.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    output = std::strerror(rc);
+    return -1;
+  }
+  std::array<char, 1024> buf;
+  for (ssize_t n; (n = read(fds[0], buf.data(), buf.size())) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    output.append(buf.data(), static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // posix_spawnp reports a missing program as exit 127 of the child on glibc.
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string number(double v) {
@@ -61,12 +108,11 @@ std::vector<fs::path> render_gnuplot(const std::string& script, const fs::path& 
     gp += "." + ext + ".gp";
     write_file_atomically(gp, terminal + "\nset output " + gp_quote(out.string()) + "\n" + script + "\nunset output\n");
     std::string output;
-    FILE* pipe = popen(("gnuplot " + gp_quote(gp.string()) + " 2>&1").c_str(), "r");
-    if (!pipe) throw Error("cannot run gnuplot (install the gnuplot-nox package)");
-    std::array<char, 1024> buf;
-    while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
-    int status = pclose(pipe);
-    if (status != 0 || !fs::exists(out) || fs::file_size(out) == 0)
+    const int status = run_gnuplot(gp, output);
+    if (status == -1 || status == 127)
+      throw Error("cannot run gnuplot (install the gnuplot-nox package, or pass --no-figures): " + output);
+    std::error_code ec;
+    if (status != 0 || !fs::exists(out, ec) || fs::file_size(out, ec) == 0)
       throw Error("gnuplot failed on " + gp.string() + " (is the gnuplot-nox package installed?): " + output);
     fs::remove(gp);
     written.push_back(out);
@@ -172,7 +218,8 @@ std::vector<fs::path> plot_sweeps(const RunCollection& runs, const fs::path& out
       xtics += std::string(index ? ", " : "") + gp_quote(value) + " " + std::to_string(index);
       for (auto& [method, result] : point["methods"].items()) {
         if (result.contains("failed")) continue;  // no value at this point
-        data[method] += std::to_string(index) + " " + number(result.value("delta_ttt", NAN)) + "\n";
+        const auto delta = result.find("delta_ttt");  // null: a NaN written by JSON
+        data[method] += std::to_string(index) + " " + number(delta != result.end() && delta->is_number() ? delta->get<double>() : NAN) + "\n";
         if (result.contains("first_step_loss") && result["first_step_loss"].is_number())
           loss[method] += std::to_string(index) + " " + number(result["first_step_loss"].get<double>()) + "\n";
       }

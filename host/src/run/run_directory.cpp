@@ -14,6 +14,7 @@
 #include "run/logging.hpp"
 #include "s4t/state_dict.hpp"
 #include "s4t/version.hpp"
+#include "util/error_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,7 +28,7 @@ nlohmann::json read_json(const fs::path& path) {
   try {
     return nlohmann::json::parse(in);
   } catch (const std::exception& e) {
-    throw Error("'" + path.string() + "' is not valid JSON: " + e.what());
+    throw Error("'" + path.string() + "' is not valid JSON: " + error_text(e));
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 #include "evaluation/metrics.hpp"
 #include "evaluation/synchronization.hpp"
@@ -101,6 +102,7 @@ nlohmann::json Trajectory::to_json() const {
 
 Trajectory Trajectory::from_json(const nlohmann::json& j) {
   Trajectory t;
+  if (!j.is_object()) throw std::runtime_error("expected a JSON object");
   t.method = j.at("method");
   t.protocol = j.value("protocol", "");
   t.seed = j.value("seed", 0);
@@ -112,6 +114,17 @@ Trajectory Trajectory::from_json(const nlohmann::json& j) {
     for (size_t k = 0; k < col.size() && k < t.steps.size(); ++k) t.values[k][i] = col[k];
   }
   t.delta = doubles(j.at("delta_ttt"));
+  // Everything a report reads is indexed by step: the lists must be complete.
+  if (t.steps.empty()) throw std::runtime_error("\"steps\" is empty (no evaluated step)");
+  if (t.tasks.empty()) throw std::runtime_error("\"tasks\" is empty");
+  for (auto& task : t.tasks)
+    if (j.at("trajectory").at(task.name).size() != t.steps.size())
+      throw std::runtime_error("\"trajectory\" of task '" + task.name + "' has " +
+                               std::to_string(j["trajectory"][task.name].size()) + " values for " +
+                               std::to_string(t.steps.size()) + " steps");
+  if (t.delta.size() != t.steps.size())
+    throw std::runtime_error("\"delta_ttt\" has " + std::to_string(t.delta.size()) + " values for " +
+                             std::to_string(t.steps.size()) + " steps");
   const auto best_step = j.value("best_step", std::int64_t{0});
   for (size_t i = 0; i < t.steps.size(); ++i)
     if (t.steps[i] == best_step) t.best = i;

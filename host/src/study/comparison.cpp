@@ -22,6 +22,13 @@ ComparisonResult run_comparison(const Experiment& config, const ComponentRegistr
   if (methods.empty() || seeds.empty()) throw ConfigError("compare needs at least one method and one seed");
   if (std::find(methods.begin(), methods.end(), "none") == methods.end()) methods.insert(methods.begin(), "none");
   for (auto& m : methods) config.method_options(m);
+  // Each method and seed has one run directory: a repeat would overwrite its own results.
+  for (size_t i = 0; i < methods.size(); ++i)
+    if (std::find(methods.begin(), methods.begin() + i, methods[i]) != methods.begin() + i)
+      throw ConfigError("compare: method '" + methods[i] + "' is listed twice");
+  for (size_t i = 0; i < seeds.size(); ++i)
+    if (std::find(seeds.begin(), seeds.begin() + i, seeds[i]) != seeds.begin() + i)
+      throw ConfigError("compare: seed " + std::to_string(seeds[i]) + " is listed twice");
 
   // What the run directories record is what is compared.
   Experiment x = config;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include "config/experiment.hpp"
@@ -32,17 +33,31 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
   SweepResult result;
   result.summary["key"] = key;
   result.summary["config"] = config_name;
-  bool header_done = false;
-  std::string rows;
+  // Every point is checked before the first one trains: a bad value must not cost a finished point.
+  if (values.empty()) throw ConfigError("--values lists no value");
+  std::vector<Experiment> points;
+  std::set<std::string> folders;
   for (auto& value : values) {
     ConfigTree point = config;
     point.set_override(key + "=" + value);
     std::string safe = value;
     for (auto& c : safe)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+    if (!folders.insert(safe).second)
+      throw ConfigError("--values: '" + value + "' repeats a value (or names the same folder sweep-" + key + "-" + safe + ")");
     point.set_override("run.name=\"" + name + "/sweep-" + key + "-" + safe + "\"");
+    try {
+      points.push_back(validate_experiment(point, registry));
+    } catch (const ConfigError& e) {
+      throw ConfigError("--values: " + key + " = " + value + ": " + e.what());
+    }
+  }
+  bool header_done = false;
+  std::string rows;
+  for (size_t v = 0; v < values.size(); ++v) {
+    const std::string& value = values[v];
     logger()->info("##### sweep {} = {} #####", key, value);
-    auto comparison = run_comparison(validate_experiment(point, registry), registry, methods, seeds, command_line);
+    auto comparison = run_comparison(points[v], registry, methods, seeds, command_line);
     if (!header_done) {
       result.table = "| " + key + " |";
       std::string rule = "|---|";

@@ -1,4 +1,4 @@
-// TinyExperiment: the model composed as host::build_model composes it, the trainer's objective and
+// TinyExperiment: the model composed by the host's compose_model, the trainer's source objective and
 // post-training call, and the host's AdaptationSession.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
@@ -8,8 +8,9 @@
 #include "engine/composite_model.hpp"
 #include "engine/optimizers.hpp"
 #include "engine/plugin_call.hpp"
+#include "engine/setup.hpp"
+#include "engine/source_objective.hpp"
 #include "plugins_access.hpp"
-#include "s4t/losses.hpp"
 
 namespace s4t::testkit {
 
@@ -18,7 +19,7 @@ struct TinyExperiment::Impl {
   Plugins plugins;
   std::shared_ptr<host::CompositeModel> model;
   std::shared_ptr<TTTMethod> method;
-  std::string method_label;
+  std::string method_label, model_label;
   std::unique_ptr<NormLayers> norm_layers;
   std::unique_ptr<torch::optim::Optimizer> source_optimizer;
   std::unique_ptr<host::AdaptationSession> session;
@@ -41,17 +42,15 @@ TinyExperiment::TinyExperiment(Recipe recipe) : impl_(std::make_unique<Impl>(std
   ctx.train_size = r.image_size;
   ctx.seed = r.seed;
   auto& plugins = impl_->plugins;  // options() first: an unknown name gets the kit's message
-  auto backbone = registry.make_backbone(r.backbone, ctx, plugins.options(ComponentKind::Backbone, r.backbone, r.backbone_options));
-  const auto info = backbone->info();
-  std::map<std::string, std::shared_ptr<TaskHead>> heads;
-  if (!info.provides_predictions)
-    for (auto& t : r.tasks)
-      heads[t.name] = registry.make_head(r.head, ctx, t, info, plugins.options(ComponentKind::Head, r.head, r.head_options));
-  impl_->model = std::make_shared<host::CompositeModel>(r.tasks, r.image_size, backbone, heads);
-  impl_->model->to(ctx.device);
-  impl_->method = registry.make_method(r.method, ctx, plugins.options(ComponentKind::Method, r.method, r.method_options));
+  auto built = host::compose_model(registry, ctx,
+                                   {r.backbone, plugins.options(ComponentKind::Backbone, r.backbone, r.backbone_options),
+                                    r.head, plugins.options(ComponentKind::Head, r.head, r.head_options), r.method,
+                                    plugins.options(ComponentKind::Method, r.method, r.method_options)});
+  impl_->model = built.model;
+  impl_->method = built.method;
   impl_->method_label = registry.label(ComponentKind::Method, r.method);
-  impl_->model->attach_method(impl_->method);
+  impl_->model_label =
+      registry.label(ComponentKind::Backbone, r.backbone) + ", " + registry.label(ComponentKind::Head, r.head);
   impl_->norm_layers = std::make_unique<NormLayers>(impl_->model->root());
 }
 
@@ -75,18 +74,10 @@ Batch TinyExperiment::random_batch(std::int64_t n, std::uint64_t seed, std::arra
 
 at::Tensor TinyExperiment::source_loss(const Batch& batch, std::map<std::string, at::Tensor>* main_losses) {
   impl_->enter_source_training();
-  auto& model = *impl_->model;
-  const auto& tasks = model.tasks();
-  model.root().train();
-  auto output = model.forward(batch.images);
-  auto losses = task_losses(tasks, output.predictions, batch);
-  for (auto& [task, maps] : output.features.deep_supervision)
-    for (std::size_t k = 0; k < maps.size(); ++k)
-      for (auto& t : tasks)
-        if (t.name == task) losses[task + "@ds" + std::to_string(k)] = task_loss(t, maps[k], batch);
-  if (main_losses) *main_losses = losses;
-  return host::call_plugin(impl_->method_label, "source_objective", {},
-                           [&] { return impl_->method->source_objective(model, batch, output, losses); });
+  impl_->model->root().train();
+  auto objective = host::source_objective(*impl_->model, *impl_->method, batch, impl_->model_label, impl_->method_label);
+  if (main_losses) *main_losses = objective.main_losses;
+  return objective.total;
 }
 
 double TinyExperiment::source_step(const Batch& batch, double lr) {

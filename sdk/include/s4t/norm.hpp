@@ -23,7 +23,8 @@ S4T_API std::vector<std::string> norm_mode_names();
 
 /// The BatchNorm layers (1d/2d/3d) under one module, with the momentum each was built with, so that
 /// TrainFrozen (momentum 0: running statistics unchanged) can be undone. The object owns that memory:
-/// nothing is kept in global state. Build it once the model is complete (layers are not added later).
+/// nothing is kept in global state. Build it once the model is complete and before any mode is applied
+/// (a method: in attach()), since it records the momentum it finds as the built one.
 class S4T_API NormLayers {
  public:
   explicit NormLayers(torch::nn::Module& root);

@@ -27,13 +27,14 @@ TEST_CASE("the shipped configs: demo_mtinet.toml is demo.toml with the architect
   CHECK(base.backbone.name == "resnet");
   CHECK(mti.backbone.name == "mtinet");
   // Every resolved key agrees except the architecture, the run name and the shorter source training.
+  const ConfigTree base_tree = base.resolved(), mti_tree = mti.resolved();
   std::set<std::string> differing;
-  for (auto& [key, entry] : mti.tree.entries()) {
-    auto* other = base.tree.find(key);
+  for (auto& [key, entry] : mti_tree.entries()) {
+    auto* other = base_tree.find(key);
     if (!other || !(other->value == entry.value)) differing.insert(key);
   }
-  for (auto& [key, entry] : base.tree.entries())
-    if (!mti.tree.find(key)) differing.insert(key);
+  for (auto& [key, entry] : base_tree.entries())
+    if (!mti_tree.find(key)) differing.insert(key);
   for (auto& key : differing) {
     const bool architecture = key == "model.backbone" || key.rfind("backbone.mtinet.", 0) == 0;
     const bool allowed = architecture || key == "run.name" || key == "train.iterations";

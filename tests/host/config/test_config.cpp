@@ -66,7 +66,7 @@ TEST_CASE("valid config fills defaults and exposes typed options") {
   CHECK(x.section("ttt").get_string("protocol") == "episodic");
   CHECK(x.backbone.options.get_int("depth") == 18);
   CHECK(x.backbone.options.get_int("width") == 64);
-  auto text = x.tree.to_toml();
+  auto text = x.resolved().to_toml();
   CHECK(text.find("steps = 3") != std::string::npos);
   CHECK(text.find("protocol = 'episodic'") != std::string::npos);  // defaults are written out
 }

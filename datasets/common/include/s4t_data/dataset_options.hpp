@@ -44,6 +44,7 @@ struct CommonSettings {
   std::int64_t height = 0, width = 0;
   ResizeMode resize_mode = ResizeMode::Resize;
   Normalization normalization = Normalization::ImageNet;
+  CorruptionSettings corruption;
   double noise_alpha = 0.0;
   bool skip_bad = false;  ///< on_error = "skip"
   std::int64_t max_samples = 0;

@@ -13,8 +13,8 @@
 //   4. photometric distortion on the 0..255 image (mmseg PhotoMetricDistortion): brightness +-32,
 //      then contrast [0.5, 1.5] either first or last (random order), saturation [0.5, 1.5], hue +-18
 //      OpenCV units (+-36 degrees); each with p = 0.5; values clipped to [0, 255];
-//   5. normalisation; 6. padding to the crop size (image 0 after normalisation, labels 255, other targets
-//      invalid).
+//   5. the corruption below, if any, then normalisation; 6. padding to the crop size (image 0 after
+//      normalisation, labels 255, other targets invalid).
 // Randomness: one std::mt19937_64 per call, seeded from (seed, sample index, draw). With
 // augment_draws = "per_index" draw is always 0, so a sample's augmentation is a deterministic function of
 // (seed, index): identical in every epoch and for any number of loader threads. With "per_access" draw
@@ -24,6 +24,9 @@
 // Test time (no augmentation): resize_mode "resize" resizes to height x width (image bilinear, each
 // target with its own interpolation), "pad" pads bottom/right to height x width (downscaling first,
 // keeping the aspect ratio, when the image is larger); 0 x 0 keeps the native size.
+// Corruption (docs/corruptions.md): after augmentation or test-time sizing, on the 0..255 image at its
+// output size before padding and normalisation; the depth-aware ones read the "depth" target (so the
+// depth task must be loaded). Seeded from (seed, index, corruption, severity), the same every pass.
 // Noise: noise_alpha > 0 adds N(0, (alpha * sigma_img)^2) to the normalised image, sigma_img being the
 // standard deviation of that normalised image (all channels and pixels, per image); the noise is seeded
 // from (seed, index) only, so an image gets the same noise in every pass.
@@ -36,6 +39,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "s4t/batch.hpp"
+#include "s4t_data/corruptions.hpp"
 
 namespace s4t::data {
 
@@ -74,6 +78,8 @@ struct PipelineOptions {
   int height = 0, width = 0;  ///< test-time size (0 = native)
   ResizeMode resize_mode = ResizeMode::Resize;
   Normalization normalization = Normalization::ImageNet;
+  Corruption corruption = Corruption::None;
+  int severity = 5;
   double noise_alpha = 0.0;
   std::uint64_t seed = 0;
 };
