@@ -56,6 +56,7 @@ S4TModuleImpl::S4TModuleImpl(const S4TSettings& s, const std::vector<TaskSpec>& 
   o.heads = s.heads;
   o.mlp_ratio = s.mlp_ratio;
   o.mask_ratio = s.mask_ratio;
+  o.fold_embedding = s.fold_embedding;
   tbs_ = register_module("tbs", std::make_shared<tbs::TaskBehaviorSynchronizerImpl>(o));
 
   if (s.auto_weight) sigma_ = register_parameter("auto_weight_sigma", at::ones({n_tasks}));

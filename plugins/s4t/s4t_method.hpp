@@ -24,6 +24,7 @@ struct S4TSettings {
   double mlp_ratio;
   std::int64_t latent_channels;
   double mask_ratio;
+  bool fold_embedding;
   double lambda_tp, lambda_tbs_source, lambda_tbs;
   bool auto_weight, double_task_weight;
   std::string single_task;

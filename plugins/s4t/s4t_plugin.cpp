@@ -55,6 +55,10 @@ const Binding<S4TSettings>& s4t_binding() {
           .integer("latent_channels", &S::latent_channels, 64, "channels of each task latent z_t", 1, 4096)
           .real("mask_ratio", &S::mask_ratio, 0.8,
                 "fraction of TBS tokens masked on every forward pass (train, TTT, eval)", 0.0, 0.999)
+          .choice("patch_embedding", &S::fold_embedding, "folded", {{"folded", true}, {"direct", false}},
+                  "folded: the resize + patch embedding as one convolution on the latent grid where the "
+                  "factor is integral (the same linear map, float-rounding differences only); direct: "
+                  "materialise the resized latents first (the previous computation, bit for bit)")
           .real("lambda_tp", &S::lambda_tp, 1.0,
                 "source weight of the auxiliary latent-head losses (L^TP); the released NYUD/PASCAL configs use 0.01",
                 0.0)
@@ -86,7 +90,9 @@ Modules (registered as "method" in the model; all saved in checkpoints):
 - aux_heads.<task>: 1x1 conv latent_channels -> K_t on z_t, bilinearly upsampled to the image (L^TP output).
 - tbs: the Task Behavior Synchronizer, an MAE-style ViT with MAE/timm parameter names. The stacked
   latents are resized bilinearly (align_corners=false) to tbs_input_res^2; patch embedding conv
-  (kernel=stride=patch_size) to embed_dim; fixed 2-D sin-cos position embeddings (buffers pos_embed and
+  (kernel=stride=patch_size) to embed_dim (computed as one strided convolution on the latent grid where
+  the upsampling factor is integral and divides patch_size: the same linear map without the resized
+  intermediate; `patch_embedding = "direct"` materialises it); fixed 2-D sin-cos position embeddings (buffers pos_embed and
   decoder_pos_embed, MAE recipe, no class token); per-sample random masking that keeps
   floor(N*(1-mask_ratio)) tokens, drawn from the torch RNG on every forward pass (source training,
   test-time training and evaluation alike); depth pre-norm blocks (heads, MLP ratio, GELU, qkv bias,

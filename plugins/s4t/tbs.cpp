@@ -113,7 +113,8 @@ at::Tensor TaskBehaviorSynchronizerImpl::forward(const at::Tensor& latents) {
                 std::to_string(latents.dim()) + "-d input with " + std::to_string(latents.size(1)) + " channels");
   const auto b = latents.size(0), d = o.dim, n = tokens();
   // Resize to input_res² and patch-embed, folded into one convolution where exact (patch_embedding.hpp).
-  auto t = tbs::patch_embed(latents, proj->weight, proj->bias, o.input_res);
+  auto t = o.fold_embedding ? tbs::patch_embed(latents, proj->weight, proj->bias, o.input_res)
+                            : tbs::patch_embed_direct(latents, proj->weight, proj->bias, o.input_res);
   t = t.flatten(2).transpose(1, 2).add(pos_embed.to(t.scalar_type()));  // B×N×D
 
   // Encoder on the visible tokens only.

@@ -26,6 +26,7 @@ struct TbsOptions {
   std::int64_t heads = 4;            ///< attention heads (encoder and decoder)
   double mlp_ratio = 4.0;            ///< MLP hidden width = int(dim · mlp_ratio)
   double mask_ratio = 0.8;           ///< fraction of tokens removed on every forward pass
+  bool fold_embedding = true;        ///< resize + patch embedding as one convolution where exact
 };
 
 /// Multi-head self-attention with a fused qkv projection (bias on) and an output projection.
