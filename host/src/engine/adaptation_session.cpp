@@ -30,22 +30,24 @@ bool all_gradients_finite(const std::vector<at::Tensor>& params) {
   return at::isfinite(at::stack(maxima)).all().item<bool>();
 }
 
-bool all_finite(const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> maxima;
-  for (auto& p : params) maxima.push_back(p.detach().abs().max().to(at::kFloat));
-  return maxima.empty() || at::isfinite(at::stack(maxima)).all().item<bool>();
-}
-
-// ||after - before|| and ||before|| over all adapted parameters together, with one host sync.
-std::pair<double, double> update_and_weight_norms(const std::vector<at::Tensor>& after,
-                                                  const std::vector<at::Tensor>& before) {
-  std::vector<at::Tensor> update, weight;
+// True when the optimizer step left a non-finite weight or, with max_relative_update > 0, moved the
+// weights by more than that factor of their norm (a finite but exploding update, e.g. lr = 1e30, whose
+// weights then give NaN predictions). One host sync for both checks.
+bool update_diverged(const std::vector<at::Tensor>& after, const std::vector<at::Tensor>& before,
+                     double max_relative_update) {
+  if (after.empty()) return false;
+  std::vector<at::Tensor> maxima, update, weight;
   for (std::size_t i = 0; i < after.size(); ++i) {
+    maxima.push_back(after[i].detach().abs().max().to(at::kDouble));
     update.push_back(after[i].detach().sub(before[i]).norm().to(at::kDouble));
     weight.push_back(before[i].norm().to(at::kDouble));
   }
-  auto both = at::stack({at::stack(update).norm(), at::stack(weight).norm()}).cpu();
-  return {both[0].item<double>(), both[1].item<double>()};
+  auto facts = at::stack({at::isfinite(at::stack(maxima)).all().to(at::kDouble), at::stack(update).norm(),
+                          at::stack(weight).norm()})
+                   .cpu();
+  auto f = facts.accessor<double, 1>();
+  if (f[0] == 0.0) return true;
+  return max_relative_update > 0.0 && (!std::isfinite(f[1]) || f[1] > max_relative_update * std::max(f[2], 1.0));
 }
 }  // namespace
 
@@ -143,13 +145,7 @@ StepOutcome AdaptationSession::step(const at::Tensor& images, const AdaptContext
   if (guard)
     for (auto& p : params_) before.push_back(p.detach().clone());
   optimizer_->step();
-  bool diverged = guard && !all_finite(params_);
-  if (guard && !diverged && options_.max_relative_update > 0.0 && !params_.empty()) {
-    // A finite but exploding update (e.g. lr = 1e30) leaves finite weights that give NaN predictions.
-    auto [update, weight] = update_and_weight_norms(params_, before);
-    diverged = !std::isfinite(update) || update > options_.max_relative_update * std::max(weight, 1.0);
-  }
-  if (diverged) {
+  if (guard && update_diverged(params_, before, options_.max_relative_update)) {
     undo(saved_buffers, &before);
     out.diverged = true;
   } else {

@@ -91,9 +91,9 @@ Run open_run(const Experiment& x, const ComponentRegistry& registry, const std::
   load_checkpoint(checkpoint, r.built.model->root(), nullptr);
   SessionOptions options;
   options.guard_nonfinite = x.section("ttt").get_bool("skip_nonfinite");
-  options.method_label = registry.label(ComponentKind::Method, method_name);
+  options.method_label = r.built.method_label;
   options.predict_norm = predict_norm;
-  options.model_label = model_label(x, registry);
+  options.model_label = r.built.model_label;
   r.session = std::make_unique<AdaptationSession>(*r.built.model, *r.built.method, options);
   r.affinity = with_affinity && x.section("ttt").get_bool("affinity");
   if (r.affinity) {  // source model on source data: the reference affinity of Fig. 1

@@ -91,10 +91,14 @@ BuiltModel compose_model(const ComponentRegistry& registry, const BuildContext& 
   BuiltModel built;
   built.model = std::make_shared<CompositeModel>(ctx.tasks, ctx.train_size, backbone, heads);
   built.model->to(ctx.device);
-  built.model->set_labels(registry.label(ComponentKind::Backbone, r.backbone), registry.label(ComponentKind::Head, r.head));
+  const auto backbone_label = registry.label(ComponentKind::Backbone, r.backbone);
+  const auto head_label = registry.label(ComponentKind::Head, r.head);
+  built.model->set_labels(backbone_label, head_label);
+  built.model_label = backbone_label + ", " + head_label;
   built.method_name = r.method;
+  built.method_label = registry.label(ComponentKind::Method, r.method);
   built.method = registry.make_method(r.method, ctx, r.method_options);
-  call_plugin(registry.label(ComponentKind::Method, r.method), "attach", {},
+  call_plugin(built.method_label, "attach", {},
               [&] { built.model->attach_method(built.method); });
   return built;
 }
@@ -110,10 +114,6 @@ BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, c
   return compose_model(registry, ctx,
                        {x.backbone.name, x.backbone.options, x.head.name, x.head.options, method_name,
                         x.method_options(method_name)});
-}
-
-std::string model_label(const Experiment& x, const ComponentRegistry& registry) {
-  return registry.label(ComponentKind::Backbone, x.backbone.name) + ", " + registry.label(ComponentKind::Head, x.head.name);
 }
 
 LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,

@@ -25,6 +25,8 @@ struct BuiltModel {
   std::shared_ptr<CompositeModel> model;
   std::shared_ptr<TTTMethod> method;
   std::string method_name;
+  std::string method_label;  ///< "method 's4t' (/path/s4t.so)": how errors name the method
+  std::string model_label;   ///< "backbone 'resnet' (file), head 'conv1x1' (file)": errors of a forward pass
 };
 
 /// The components of a model and their validated options.
@@ -44,9 +46,6 @@ BuiltModel compose_model(const ComponentRegistry& registry, const BuildContext& 
 /// Backbone + heads + method (attached), on the run device.
 BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, const std::vector<TaskSpec>& tasks,
                        std::array<std::int64_t, 2> train_size, const std::string& method_name);
-
-/// "backbone 'resnet' (file), head 'conv1x1' (file)": how errors from a forward pass name the model.
-std::string model_label(const Experiment& x, const ComponentRegistry& registry);
 
 /// Loader options from [data] and the given batch/shuffle settings.
 LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,

@@ -99,8 +99,6 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   if (size[0] <= 0) throw ConfigError("the source dataset has no fixed image size; configure its resize option");
   auto built = build_model(x, registry, tasks, size, method_name);
   auto& model = *built.model;
-  const std::string method_label = registry.label(ComponentKind::Method, method_name);
-  const std::string model_name = model_label(x, registry);
   auto counts = model.parameter_counts();
   logger()->info("model: {} parameters (backbone {}, heads {}, method {})", counts["total"], counts["backbone"],
                  counts["heads"], counts["method"]);
@@ -119,7 +117,6 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   at::Tensor loss_sum;  // the open log interval: sums since the last log row
   std::map<std::string, at::Tensor> task_sums;
   std::int64_t in_window = 0;
-  CheckpointMeta resumed_window;
   if (request.resume && !request.force && fs::exists(ckpt)) {
     auto meta = load_checkpoint(ckpt, model.root(), optimizer.get());
     start = meta.values.at("iteration");
@@ -127,10 +124,9 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       throw ConfigError("--resume: the checkpoint " + ckpt.string() + " is at iteration " + std::to_string(start) +
                         ", past [train] iterations = " + std::to_string(iterations) +
                         "; raise iterations to at least " + std::to_string(start) + " or start over with --force");
-    resumed_window = meta;
     log_rows = read_train_log(dir / "train_log.csv");
-    in_window = resumed_window.values.count("window") ? resumed_window.values.at("window") : 0;
-    for (auto& [k, v] : resumed_window.tensors) {
+    in_window = meta.values.count("window") ? meta.values.at("window") : 0;
+    for (auto& [k, v] : meta.tensors) {
       if (k == "window.total") loss_sum = v.to(run_device(x));
       else if (k.rfind("window.task.", 0) == 0) task_sums[k.substr(12)] = v.to(run_device(x));
     }
@@ -177,7 +173,7 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       loader.restart();
       loader.next(batch);
     }
-    auto objective = source_objective(model, *built.method, batch, model_name, method_label,
+    auto objective = source_objective(model, *built.method, batch, built.model_label, built.method_label,
                                       "at iteration " + std::to_string(it + 1));
     const auto& main_losses = objective.main_losses;
     at::Tensor total = objective.total;
@@ -227,7 +223,8 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
     logger()->info("post-training stage of method '{}'", method_name);
     DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
     model.root().eval();  // documented state for post-training: eval mode, gradients enabled
-    call_plugin(method_label, "after_source_training", {}, [&] { built.method->after_source_training(model, stream); });
+    call_plugin(built.method_label, "after_source_training", {},
+                [&] { built.method->after_source_training(model, stream); });
     save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
   }
 
@@ -264,7 +261,7 @@ fs::path post_train_from_base(const Experiment& x, const ComponentRegistry& regi
   auto t0 = std::chrono::steady_clock::now();
   DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
   built.model->root().eval();
-  call_plugin(registry.label(ComponentKind::Method, method_name), "after_source_training", {},
+  call_plugin(built.method_label, "after_source_training", {},
               [&] { built.method->after_source_training(*built.model, stream); });
   fs::path ckpt = dir / "checkpoint.pt";
   save_checkpoint(ckpt, built.model->root(), nullptr, {{{"iteration", train.get_int("iterations")}}});

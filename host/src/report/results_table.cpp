@@ -17,8 +17,7 @@ void mean_std(const std::vector<double>& v, double& mean, double& sd) {
   sd = v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0;
 }
 
-namespace {
-std::string number(double v, int digits) {
+std::string fixed_digits(double v, int digits) {
   std::ostringstream out;
   out.setf(std::ios::fixed);
   out.precision(digits);
@@ -26,6 +25,7 @@ std::string number(double v, int digits) {
   return out.str();
 }
 
+namespace {
 int digits_for(const TaskSpec& t) { return t.metric == MetricKind::MeanIoU || t.metric == MetricKind::AngularError ? 2 : 4; }
 
 std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
@@ -132,13 +132,13 @@ std::string ResultsTable::markdown() const {
     }
     out << "| " << r.name << " |";
     for (size_t t = 0; t < tasks.size(); ++t) {
-      out << " " << number(r.mean[t], digits_for(tasks[t]));
-      if (r.seeds > 1) out << " ± " << number(r.stddev[t], digits_for(tasks[t]));
+      out << " " << fixed_digits(r.mean[t], digits_for(tasks[t]));
+      if (r.seeds > 1) out << " ± " << fixed_digits(r.stddev[t], digits_for(tasks[t]));
       out << " |";
     }
-    out << " " << (r.delta_mean >= 0 ? "+" : "") << number(r.delta_mean, 2);
-    if (r.seeds > 1) out << " ± " << number(r.delta_std, 2);
-    out << " | " << (i == 0 ? std::string("–") : number(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " |\n";
+    out << " " << (r.delta_mean >= 0 ? "+" : "") << fixed_digits(r.delta_mean, 2);
+    if (r.seeds > 1) out << " ± " << fixed_digits(r.delta_std, 2);
+    out << " | " << (i == 0 ? std::string("–") : fixed_digits(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " |\n";
   }
   return out.str();
 }
@@ -169,12 +169,12 @@ std::string ResultsTable::latex() const {
     }
     out << escape(r.name);
     for (size_t t = 0; t < tasks.size(); ++t) {
-      out << " & " << number(r.mean[t], digits_for(tasks[t]));
-      if (r.seeds > 1) out << " $\\pm$ " << number(r.stddev[t], digits_for(tasks[t]));
+      out << " & " << fixed_digits(r.mean[t], digits_for(tasks[t]));
+      if (r.seeds > 1) out << " $\\pm$ " << fixed_digits(r.stddev[t], digits_for(tasks[t]));
     }
-    out << " & " << (r.delta_mean >= 0 ? "+" : "") << number(r.delta_mean, 2);
-    if (r.seeds > 1) out << " $\\pm$ " << number(r.delta_std, 2);
-    out << " & " << (i == 0 ? std::string("--") : number(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " \\\\\n";
+    out << " & " << (r.delta_mean >= 0 ? "+" : "") << fixed_digits(r.delta_mean, 2);
+    if (r.seeds > 1) out << " $\\pm$ " << fixed_digits(r.delta_std, 2);
+    out << " & " << (i == 0 ? std::string("--") : fixed_digits(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " \\\\\n";
   }
   out << "\\bottomrule\n\\end{tabular}\n";
   return out.str();

@@ -31,6 +31,9 @@ struct ResultsTable {
   nlohmann::json json() const;
 };
 
+/// `v` in fixed notation with `digits` decimals: how every table prints a number.
+std::string fixed_digits(double v, int digits);
+
 /// Mean and sample standard deviation (0 for a single value) of a non-empty list.
 void mean_std(const std::vector<double>& values, double& mean, double& stddev);
 

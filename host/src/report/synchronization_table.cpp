@@ -1,19 +1,9 @@
 #include "report/synchronization_table.hpp"
 
-#include <iomanip>
-#include <sstream>
 
 #include "report/results_table.hpp"
 
 namespace s4t::host {
-
-namespace {
-std::string fixed(double v, int digits) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(digits) << v;
-  return o.str();
-}
-}  // namespace
 
 std::pair<std::string, std::string> synchronization_tables(const RunCollection& runs) {
   std::string md = "| Method | SV ↓ | DTW ↓ | CS ↑ | seeds |\n|---|---:|---:|---:|---:|\n";
@@ -33,7 +23,7 @@ std::pair<std::string, std::string> synchronization_tables(const RunCollection& 
     mean_std(sv, a, as);
     mean_std(dtw, b, bs);
     mean_std(cs, c, cs_);
-    auto pm = [&](double x, double s) { return fixed(x, 3) + (sv.size() > 1 ? " ± " + fixed(s, 3) : ""); };
+    auto pm = [&](double x, double s) { return fixed_digits(x, 3) + (sv.size() > 1 ? " ± " + fixed_digits(s, 3) : ""); };
     md += "| " + m + " | " + pm(a, as) + " | " + pm(b, bs) + " | " + pm(c, cs_) + " | " + std::to_string(sv.size()) + " |\n";
     csv += m + "," + std::to_string(a) + "," + std::to_string(as) + "," + std::to_string(b) + "," + std::to_string(bs) +
            "," + std::to_string(c) + "," + std::to_string(cs_) + "," + std::to_string(sv.size()) + "\n";

@@ -2,27 +2,18 @@
 
 #include <cctype>
 #include <cmath>
-#include <iomanip>
 #include <set>
-#include <sstream>
 
 #include "config/experiment.hpp"
 #include "run/logging.hpp"
 #include "run/run_directory.hpp"
 #include "s4t/state_dict.hpp"
+#include "report/results_table.hpp"
 #include "study/comparison.hpp"
 
 namespace fs = std::filesystem;
 
 namespace s4t::host {
-
-namespace {
-std::string fixed(double v, int digits) {
-  std::ostringstream o;
-  o << std::fixed << std::setprecision(digits) << v;
-  return o.str();
-}
-}  // namespace
 
 SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registry, const std::string& key,
                       const std::vector<std::string>& values, const std::vector<std::string>& methods,
@@ -92,7 +83,7 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
         r["first_step_loss"] = m;
       }
       p["methods"][row.name] = r;
-      rows += " " + fixed(row.delta_mean, 2) + " |";
+      rows += " " + fixed_digits(row.delta_mean, 2) + " |";
     }
     rows += "\n";
     if (!comparison.failures.empty()) result.any_failed = true;

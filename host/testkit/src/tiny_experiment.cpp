@@ -48,9 +48,8 @@ TinyExperiment::TinyExperiment(Recipe recipe) : impl_(std::make_unique<Impl>(std
                                     plugins.options(ComponentKind::Method, r.method, r.method_options)});
   impl_->model = built.model;
   impl_->method = built.method;
-  impl_->method_label = registry.label(ComponentKind::Method, r.method);
-  impl_->model_label =
-      registry.label(ComponentKind::Backbone, r.backbone) + ", " + registry.label(ComponentKind::Head, r.head);
+  impl_->method_label = built.method_label;
+  impl_->model_label = built.model_label;
   impl_->norm_layers = std::make_unique<NormLayers>(impl_->model->root());
 }
 
