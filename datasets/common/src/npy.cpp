@@ -21,7 +21,7 @@ bool parse_descr(const std::string& descr, char& kind, int& size) {
     // Big-endian multi-byte data: refused below by the caller (only single bytes are order-free).
     kind = body.empty() ? '?' : body[0];
     size = body.size() > 1 ? std::atoi(body.c_str() + 1) : 0;
-    return size == 1;
+    return size == 1 && (kind == 'u' || kind == 'i' || kind == 'b');  // '>f1' is no dtype (read 8 bytes per element once)
   }
   if (body.size() < 2) return false;
   kind = body[0];
@@ -62,8 +62,10 @@ std::string dict_value(const std::string& header, const std::string& key) {
 }  // namespace
 
 std::int64_t NpyArray::count() const {
+  // A zero dimension first: (10^12, 10^12, 0) is empty, and its other dimensions would overflow.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape) n *= d;  // bounded by the file's size for arrays read_npy returns
   return n;
 }
 
@@ -116,6 +118,17 @@ NpyHeader read_header(std::ifstream& in, const std::filesystem::path& file, cons
     offset = 12;
   } else {
     fail(file, "unsupported .npy format version " + std::to_string(major) + " (" + what + ")");
+  }
+  {
+    // A version 2/3 header length is 32 bits: check it against the file before allocating for it.
+    const auto at = in.tellg();
+    in.seekg(0, std::ios::end);
+    const auto size = in.tellg();
+    in.seekg(at);
+    const std::size_t left = size > at ? static_cast<std::size_t>(size - at) : 0;
+    if (header_len > left)
+      fail(file, "truncated .npy header (" + what + "): it declares " + std::to_string(header_len) +
+                     " bytes, the file holds " + std::to_string(left) + " after the length field");
   }
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
@@ -220,7 +233,8 @@ cv::Mat read_npy_image(const std::filesystem::path& file, const std::string& wha
     auto in = open_npy(file, what);
     NpyHeader h = read_header(in, file, what);
     const auto& a = h.array;
-    const bool image_like = (a.shape.size() == 2) || (a.shape.size() == 3 && a.shape[2] >= 1 && a.shape[2] <= 4);
+    const bool image_like = ((a.shape.size() == 2) || (a.shape.size() == 3 && a.shape[2] >= 1 && a.shape[2] <= 4)) &&
+                            a.shape[0] <= INT32_MAX && a.shape[1] <= INT32_MAX;
     if (a.kind == 'f' && a.item_size == 4 && !h.fortran && image_like && a.count() > 0) {
       // The common case (float32, C order): read the payload straight into the image.
       cv::Mat m(static_cast<int>(a.shape[0]), static_cast<int>(a.shape[1]),
@@ -233,7 +247,8 @@ cv::Mat read_npy_image(const std::filesystem::path& file, const std::string& wha
 }
 
 cv::Mat npy_to_image(const NpyArray& a, const std::filesystem::path& file, const std::string& what) {
-  const bool ok = (a.shape.size() == 2) || (a.shape.size() == 3 && a.shape[2] >= 1 && a.shape[2] <= 4);
+  const bool ok = ((a.shape.size() == 2) || (a.shape.size() == 3 && a.shape[2] >= 1 && a.shape[2] <= 4)) &&
+                  a.shape[0] <= INT32_MAX && a.shape[1] <= INT32_MAX;  // cv::Mat sizes are int
   if (!ok || a.count() == 0) {
     std::string s = "(";
     for (std::size_t i = 0; i < a.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(a.shape[i]);

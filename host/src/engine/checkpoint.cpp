@@ -14,6 +14,7 @@
 
 #include "s4t/error.hpp"
 #include "s4t/state_dict.hpp"
+#include "util/error_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -82,22 +83,42 @@ CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     auto it = state.find("optimizer");
     if (it == state.end()) throw Error("checkpoint '" + path.string() + "' holds no optimizer state to resume from");
     auto bytes = it->second.contiguous();
+    if (bytes.scalar_type() != at::kByte || bytes.dim() != 1)
+      throw Error("checkpoint '" + path.string() + "' is corrupt: 'optimizer' is not a byte string");
     std::string s(static_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+    // The optimizer state is an archive of its own, read by LibTorch's TorchScript importer: the same
+    // checks as the checkpoint first (a corrupt pickle in it asked the unpickler for gigabytes).
+    if (auto problem = torch_archive_problem(std::vector<char>(s.begin(), s.end())); !problem.empty())
+      throw Error("checkpoint '" + path.string() + "': its optimizer state is corrupt: " + problem);
     std::istringstream in(s);
-    torch::serialize::InputArchive archive;
-    archive.load_from(in);
-    optimizer->load(archive);
+    // LibTorch's errors (c10::Error) for a corrupt archive or a mismatched state become ours, naming the file.
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(in);
+      optimizer->load(archive);
+    } catch (const std::exception& e) {
+      throw Error("checkpoint '" + path.string() + "': its optimizer state cannot be loaded: " + error_text(e));
+    }
     // Resuming: continue the random streams where the checkpointed run left them.
     if (auto rng = state.find("rng.cpu"); rng != state.end()) {
       auto generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(rng->second);
+      try {
+        generator.set_state(rng->second);
+      } catch (const std::exception& e) {
+        throw Error("checkpoint '" + path.string() + "': 'rng.cpu' is not a CPU generator state: " + error_text(e));
+      }
     }
   }
   CheckpointMeta meta;
   for (auto& [k, v] : state)
-    if (k.rfind("meta.", 0) == 0) meta.values[k.substr(5)] = v.item<std::int64_t>();
-    else if (k.rfind("state.", 0) == 0) meta.tensors[k.substr(6)] = v;
+    if (k.rfind("meta.", 0) == 0) {
+      if (v.numel() != 1 || v.is_floating_point() || v.is_complex())
+        throw Error("checkpoint '" + path.string() + "' is corrupt: '" + k + "' is not one integer");
+      meta.values[k.substr(5)] = v.item<std::int64_t>();
+    } else if (k.rfind("state.", 0) == 0) {
+      meta.tensors[k.substr(6)] = v;
+    }
   return meta;
 }
 
