@@ -40,7 +40,7 @@ at::Tensor Conv1x1Head::forward(const Features& features, std::array<std::int64_
 
 ConvDecoderImpl::ConvDecoderImpl(std::int64_t in, std::int64_t hidden, std::int64_t out) {
   conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, hidden, 3).padding(1).bias(false)));
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(hidden));
+  bn1 = register_module("bn1", s4t::nn::BatchNorm2d(hidden));
   conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out, 1)));
 }
 

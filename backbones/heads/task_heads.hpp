@@ -3,7 +3,7 @@
 // (3x3 conv + BN + ReLU + 1x1 conv). Both read the task's own feature map when the backbone provides
 // one, else the fused map, else the last stage; the output is resized bilinearly to the input size.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "s4t/batch_norm.hpp"  // BatchNorm2d that can synchronise over ranks (SyncBatchNorm)
 #include <torch/nn/modules/conv.h>
 
 #include "s4t/head.hpp"
@@ -45,7 +45,7 @@ class ConvDecoderImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  s4t::nn::BatchNorm2d bn1{nullptr};
 };
 TORCH_MODULE(ConvDecoder);
 

@@ -19,11 +19,11 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, bool b
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).padding(k / 2).bias(bias));
 }
 
-torch::nn::BatchNorm2d bn(std::int64_t c, double momentum) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).momentum(momentum));
+s4t::nn::BatchNorm2d bn(std::int64_t c, double momentum) {
+  return s4t::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).momentum(momentum));
 }
 
-at::Tensor taped(torch::nn::BatchNorm2d& layer, const at::Tensor& x, NormTape tape) {
+at::Tensor taped(s4t::nn::BatchNorm2d& layer, const at::Tensor& x, NormTape tape) {
   auto y = layer->forward(x);
   if (tape) tape->push_back(y);
   return y;

@@ -15,7 +15,7 @@
 // (FeatureInfo::stages) are those of the plain ResNet.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "s4t/batch_norm.hpp"  // BatchNorm2d that can synchronise over ranks (SyncBatchNorm)
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -54,7 +54,7 @@ class ConvBnReluImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  s4t::nn::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(ConvBnRelu);
 
@@ -146,7 +146,7 @@ class AggregationHeadImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv0{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  s4t::nn::BatchNorm2d bn1{nullptr};
 };
 TORCH_MODULE(AggregationHead);
 

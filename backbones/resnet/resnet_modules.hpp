@@ -2,7 +2,7 @@
 // torchvision's ResNet in LibTorch, with torchvision's parameter names (conv1, bn1, layer1.0.conv1 ...,
 // layer1.0.downsample.0) so a Python `torch.save(resnet.state_dict())` loads unchanged. No fc layer.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "s4t/batch_norm.hpp"  // BatchNorm2d that can synchronise over ranks (SyncBatchNorm)
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/pooling.h>
@@ -38,7 +38,7 @@ class BasicBlockImpl : public BlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  s4t::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 
@@ -51,7 +51,7 @@ class BottleneckImpl : public BlockImpl {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  s4t::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
 
@@ -68,7 +68,7 @@ class ResNetImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  s4t::nn::BatchNorm2d bn1{nullptr};
   torch::nn::MaxPool2d maxpool{nullptr};
   std::vector<std::vector<std::shared_ptr<BlockImpl>>> layers_;
   std::vector<std::int64_t> channels_, strides_;

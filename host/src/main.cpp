@@ -30,7 +30,8 @@ const char* kUsage =
     "  info CONFIG           parameter counts per group\n"
     "  bench CONFIG          step times (source training, TTT, inference) against an in-process reference\n"
     "  report RUN_DIR...     tables (Markdown/CSV/LaTeX), synchronisation measures and figures (gnuplot)\n"
-    "  sweep CONFIG          one comparison per value of a config key (--key, --values)\n\n"
+    "  sweep CONFIG          one comparison per value of a config key (--key, --values)\n"
+    "  launch --nproc N -- COMMAND ARGS...   N local workers of one distributed run (docs/distributed.md)\n\n"
     "Run `s4t <command> --help` for its options. Plugins are searched in --plugin-dir, $S4T_PLUGIN_PATH,\n"
     "[plugins] dirs, <prefix>/lib/s4t/plugins and the build tree.\n";
 }
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
       {"plugins", s4t::host::cmd_plugins}, {"config", s4t::host::cmd_config},
       {"train", s4t::host::cmd_train},     {"adapt", s4t::host::cmd_adapt},
       {"eval", s4t::host::cmd_eval},       {"info", s4t::host::cmd_info},   {"compare", s4t::host::cmd_compare},
-      {"bench", s4t::host::cmd_bench},     {"report", s4t::host::cmd_report}, {"sweep", s4t::host::cmd_sweep}};
+      {"bench", s4t::host::cmd_bench},     {"report", s4t::host::cmd_report}, {"sweep", s4t::host::cmd_sweep},
+      {"launch", s4t::host::cmd_launch}};
   const std::string name = argv[1];
   auto it = commands.find(name);
   if (it == commands.end()) {

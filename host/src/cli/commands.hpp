@@ -15,4 +15,5 @@ int cmd_compare(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_launch(const std::vector<std::string>& args);
 }  // namespace s4t::host

@@ -15,16 +15,30 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
   if (dataset_->size() <= 0) throw DataError("data loader: the dataset is empty (" + dataset_->describe() + ")");
   tasks_ = dataset_->tasks();
   label_ = "dataset (" + dataset_->describe() + ")";
-  const std::int64_t n = dataset_->size(), b = options_.batch;
+  const std::int64_t total = dataset_->size(), b = options_.batch, shards = options_.shard_count;
+  if (shards < 1 || options_.shard_index < 0 || options_.shard_index >= shards)
+    throw Error("data loader: shard " + std::to_string(options_.shard_index) + " of " + std::to_string(shards) +
+                " does not exist; expected 0 <= shard_index < shard_count");
+  const std::int64_t n = shard_size(total);
+  if (n == 0)
+    throw DataError("data loader: the dataset (" + std::to_string(total) + " samples) is too small to give each of " +
+                    std::to_string(shards) + " processes a sample");
   batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
   if (batches_ == 0)
     throw DataError("data loader: batch size " + std::to_string(b) + " is larger than the dataset (" +
-                    std::to_string(n) + " samples) and short batches are dropped");
+                    std::to_string(n) + " samples" + (shards > 1 ? " in this process's shard of " + std::to_string(total) : std::string()) +
+                    ") and short batches are dropped");
   if (options_.max_batches > 0) batches_ = std::min(batches_, options_.max_batches);
   start_epoch(0);
 }
 
 DataLoader::~DataLoader() { stop_workers(); }
+
+std::int64_t DataLoader::shard_size(std::int64_t total) const {
+  const std::int64_t shards = options_.shard_count;
+  if (options_.drop_last) return total / shards;
+  return total / shards + (options_.shard_index < total % shards ? 1 : 0);
+}
 
 std::int64_t DataLoader::batches_per_epoch() const { return batches_; }
 
@@ -46,6 +60,12 @@ void DataLoader::start_epoch(std::int64_t first_batch) {
   if (options_.shuffle) {
     std::mt19937_64 rng(options_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch_));
     std::shuffle(order_.begin(), order_.end(), rng);
+  }
+  if (options_.shard_count > 1) {  // every shard_count-th position of the whole epoch's order
+    std::vector<std::int64_t> shard;
+    const std::int64_t keep = shard_size(static_cast<std::int64_t>(order_.size()));
+    for (std::int64_t i = 0; i < keep; ++i) shard.push_back(order_[options_.shard_index + i * options_.shard_count]);
+    order_ = std::move(shard);
   }
   done_.clear();
   errors_.clear();

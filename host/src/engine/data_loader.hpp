@@ -1,6 +1,7 @@
 #pragma once
 // Parallel input pipeline: worker threads decode samples and collate batches ahead of the model
 // (bounded prefetch), in a deterministic order given by (seed, epoch). Batches are delivered in order.
+// Optionally one shard of each epoch (distributed data parallelism).
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -23,6 +24,12 @@ struct LoaderOptions {
   int prefetch = 4;            ///< batches in flight ahead of the consumer
   std::int64_t max_batches = 0;  ///< 0 = all
   bool pin_memory = false;     ///< page-locked batches (CUDA only)
+  /// Distributed runs: this process reads shard `shard_index` of `shard_count` -- every shard_count-th
+  /// sample of the epoch's (seed, epoch)-shuffled order, starting at shard_index -- so the shards are
+  /// disjoint and together cover the epoch. With drop_last every shard has floor(size / shard_count)
+  /// samples (the same batch count on every rank); otherwise the first size % shard_count shards have one more.
+  std::int64_t shard_index = 0;
+  std::int64_t shard_count = 1;
   at::Device device = at::Device(at::kCPU);
 };
 
@@ -45,6 +52,7 @@ class DataLoader final : public BatchStream {
 
  private:
   void start_epoch(std::int64_t first_batch);
+  std::int64_t shard_size(std::int64_t total) const;  // samples of this shard in an epoch of `total`
   void stop_workers();
   void worker_loop();
   Batch load_batch(std::int64_t b) const;

@@ -6,10 +6,14 @@
 #include <torch/utils.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <fstream>
 
+#include "distributed/gradient_sync.hpp"
+#include "distributed/replica_state.hpp"
 #include "engine/checkpoint.hpp"
+#include "engine/compute_mode.hpp"
 #include "engine/interrupt.hpp"
 #include "engine/optimizers.hpp"
 #include "engine/plugin_call.hpp"
@@ -18,6 +22,7 @@
 #include "run/progress.hpp"
 #include "s4t/error.hpp"
 #include "run/logging.hpp"
+#include "s4t/collectives.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/state_dict.hpp"
 
@@ -80,13 +85,56 @@ void remove_temporaries(const fs::path& dir) {
     }
 }
 
+// Distributed training switches synchronised BatchNorm on ([train] sync_batchnorm) for its duration.
+class SyncBatchNormScope {
+ public:
+  explicit SyncBatchNormScope(bool on) : on_(on) {
+    if (on_) s4t::set_sync_batch_norm(true);
+  }
+  ~SyncBatchNormScope() {
+    if (on_) s4t::set_sync_batch_norm(false);
+  }
+
+ private:
+  bool on_;
+};
+
+// Post-training runs on every rank over the whole source stream with the collectives hidden, exactly as
+// in one process (a method's statistics need no reduction then); rank 0's result is broadcast after.
+class HiddenCollectivesScope {
+ public:
+  HiddenCollectivesScope() : saved_(s4t::collectives()) { s4t::set_collectives(nullptr); }
+  ~HiddenCollectivesScope() { s4t::set_collectives(saved_); }
+
+ private:
+  std::shared_ptr<s4t::Collectives> saved_;
+};
+
+// Every rank's mean of `sums` (the open log window): sum over ranks / world size.
+void average_over_ranks(DistributedGroup* group, std::vector<at::Tensor*> sums) {
+  if (!group) return;
+  std::vector<at::Tensor> values;
+  for (auto* t : sums) values.push_back(t->defined() ? t->detach().to(at::kDouble).reshape({1}) : at::zeros({1}, at::kDouble));
+  auto flat = at::cat(values).cpu().contiguous();
+  std::vector<at::Tensor> one{flat};
+  group->all_reduce_sum(one);
+  flat.div_(group->world_size());
+  for (size_t i = 0; i < sums.size(); ++i)
+    if (sums[i]->defined()) *sums[i] = flat[static_cast<std::int64_t>(i)].to(sums[i]->scalar_type()).to(sums[i]->device());
+}
+
+const char* kSharedRunDirHint =
+    "every rank must see the same run directory: on several machines put [run] output_dir on a shared file system";
+
 fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& registry, const fs::path& dir,
                             const std::string& method_name, const TrainRequest& request) {
   auto& train = x.section("train");
   const std::int64_t iterations = train.get_int("iterations");
   const std::int64_t seed = x.section("run").get_int("seed");
   fs::path ckpt = dir / "checkpoint.pt";
-  remove_temporaries(dir);
+  auto group = distributed_group();  // joined by ensure_source_checkpoint; null in one process
+  const bool primary = !group || group->rank() == 0;
+  if (primary) remove_temporaries(dir);
   if (fs::exists(ckpt) && !request.resume && !request.force)
     throw Error("a partial source checkpoint exists at '" + ckpt.string() +
                 "'; pass --resume to continue it or --force to start over");
@@ -137,14 +185,44 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
                    ckpt.string());
   }
 
-  auto loader = DataLoader(source, loader_options(x, train.get_int("batch"), train.get_bool("shuffle"), true));
+  if (group) {
+    // Same start everywhere, and rank 0's weights (and optimizer position) on every replica.
+    agree(*group, start, "the iteration source training [" + method_name + "] starts from", kSharedRunDirHint);
+    broadcast_module_state(*group, model.root(), true, true);
+  }
+  auto options = loader_options(x, train.get_int("batch"), train.get_bool("shuffle"), true);
+  if (group) {  // [train] batch is per rank: each rank reads its shard of every epoch
+    options.shard_index = group->rank();
+    options.shard_count = group->world_size();
+  }
+  auto loader = DataLoader(source, options);
   const std::int64_t per_epoch = loader.batches_per_epoch();
   loader.seek(start / per_epoch, start % per_epoch);
 
   const std::int64_t log_every = train.get_int("log_every"), ckpt_every = train.get_int("checkpoint_every");
   const double base_lr = spec.lr, power = train.get_float("poly_power");
   std::int64_t last_saved = start > 0 ? start : -1;  // iteration of the checkpoint on disk
+  std::unique_ptr<GradientSync> sync;
+  if (group) {
+    std::vector<at::Tensor> trained;
+    for (auto& p : params)
+      if (p.requires_grad()) trained.push_back(p);
+    sync = std::make_unique<GradientSync>(group, trained);
+    logger()->info("data-parallel training on {} ranks: {} samples per step ({} per rank), gradients in {} bucket(s)",
+                   group->world_size(), train.get_int("batch") * group->world_size(), train.get_int("batch"),
+                   sync->bucket_count());
+  }
+  SyncBatchNormScope sync_bn(group && train.get_bool("sync_batchnorm"));
   auto save = [&](std::int64_t it) {
+    if (group) {
+      // The window saved is the mean over ranks, so every rank resumes with it; rank 0's buffers everywhere.
+      std::vector<at::Tensor*> window{&loss_sum};
+      for (auto& [t, v] : task_sums) window.push_back(&v);
+      average_over_ranks(group.get(), window);
+      broadcast_module_state(*group, model.root(), false, true);
+    }
+    last_saved = it;
+    if (!primary) return;
     // The log first: a kill between the two leaves log rows past the checkpoint, which resume trims.
     write_train_log(dir / "train_log.csv", log_rows);
     CheckpointMeta meta{{{"iteration", it}, {"seed", seed}, {"window", in_window}}, {}};
@@ -153,7 +231,6 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       for (auto& [t, v] : task_sums) meta.tensors["window.task." + t] = v;
     }
     save_checkpoint(ckpt, model.root(), optimizer.get(), meta);
-    last_saved = it;
   };
   auto last_good = [&] {
     return last_saved >= 0 ? "The last checkpoint, at iteration " + std::to_string(last_saved) + ", holds finite weights: " +
@@ -163,7 +240,8 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   InterruptScope interrupt_scope;
 
   model.root().train();
-  Progress progress("source training [" + method_name + "]", iterations, x.section("run").get_bool("progress"), start);
+  const ComputeMode compute = compute_mode(x);
+  Progress progress("source training [" + method_name + "]", iterations, x.section("run").get_bool("progress") && primary, start);
   auto t0 = std::chrono::steady_clock::now();
   Batch batch;
   for (std::int64_t it = start; it < iterations; ++it) {
@@ -173,13 +251,22 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       loader.restart();
       loader.next(batch);
     }
-    auto objective = source_objective(model, *built.method, batch, built.model_label, built.method_label,
-                                      "at iteration " + std::to_string(it + 1));
+    SourceObjective objective;
+    {  // [run] precision / memory_format: the forward under autocast, the losses read back in fp32
+      AutocastScope autocast(model.device(), compute.bf16);
+      batch.images = to_memory_format(batch.images, compute.channels_last);
+      objective = source_objective(model, *built.method, batch, built.model_label, built.method_label,
+                                   "at iteration " + std::to_string(it + 1));
+    }
     const auto& main_losses = objective.main_losses;
-    at::Tensor total = objective.total;
+    at::Tensor total = as_float(objective.total);
     optimizer->zero_grad();
+    if (sync) sync->prepare();
     total.backward();
+    // Distributed: the mean gradient over ranks, and whether any rank was asked to stop.
+    const bool stop_everywhere = sync ? sync->finish(InterruptScope::requested() != 0) : false;
     optimizer->step();
+    if (group) group->set_progress(it + 1);
 
     auto detached = total.detach();
     loss_sum = loss_sum.defined() ? loss_sum.add(detached) : detached;
@@ -190,6 +277,11 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
     ++in_window;
     const std::int64_t done = it + 1;
     if (done % log_every == 0 || done == iterations) {
+      if (group) {
+        std::vector<at::Tensor*> window{&loss_sum};
+        for (auto& [t, v] : task_sums) window.push_back(&v);
+        average_over_ranks(group.get(), window);  // the row is the mean over every rank's batches
+      }
       TrainLogRow row{done, lr, loss_sum.item<double>() / static_cast<double>(in_window), {}};
       for (auto& [t, v] : task_sums) row.tasks[t] = v.item<double>() / static_cast<double>(in_window);
       if (!std::isfinite(row.total))
@@ -206,7 +298,9 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       in_window = 0;
     }
     if (ckpt_every > 0 && done % ckpt_every == 0 && done < iterations) save(done);
-    if (int signal = InterruptScope::requested(); signal != 0 && done < iterations) {
+    int signal = InterruptScope::requested();
+    if (group && stop_everywhere && signal == 0) signal = SIGTERM;  // another rank got it: stop at the same step
+    if ((group ? stop_everywhere : signal != 0) && done < iterations) {
       if (last_saved != done) save(done);
       progress.finish();
       throw Interrupted(InterruptScope::signal_name(signal) + ": source training [" + method_name + "] stopped after iteration " +
@@ -217,15 +311,21 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress.finish();
+  sync.reset();  // hooks off: post-training's own backward passes (if any) are not synchronised
   save(iterations);
+  if (group) check_replicas(*group, model.root(), "after source training");
 
   if (registry.method_traits(method_name).post_training) {
     logger()->info("post-training stage of method '{}'", method_name);
     DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
     model.root().eval();  // documented state for post-training: eval mode, gradients enabled
-    call_plugin(built.method_label, "after_source_training", {},
-                [&] { built.method->after_source_training(model, stream); });
-    save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
+    {
+      HiddenCollectivesScope hidden;
+      call_plugin(built.method_label, "after_source_training", {},
+                  [&] { built.method->after_source_training(model, stream); });
+    }
+    if (group) broadcast_module_state(*group, model.root(), true, true);
+    if (primary) save_checkpoint(ckpt, model.root(), optimizer.get(), {{{"iteration", iterations}, {"seed", seed}}});
   }
 
   nlohmann::json summary;
@@ -241,7 +341,11 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
     summary["last_loss"] = log_rows.back().total;
   }
   summary["checkpoint"] = ckpt.string();
-  write_json(dir / "done.json", summary);
+  summary["world_size"] = group ? group->world_size() : 1;
+  summary["samples_per_step"] = train.get_int("batch") * (group ? group->world_size() : 1);
+  summary["images_per_second"] = seconds > 0 ? static_cast<double>((iterations - start) * summary["samples_per_step"].get<std::int64_t>()) / seconds : 0.0;
+  if (group) summary["replicas_identical"] = true;  // check_replicas above threw otherwise
+  if (primary) write_json(dir / "done.json", summary);
   logger()->info("source training [{}] finished: {} iterations in {} ({:.1f} ms/step), loss {:.4f} -> {:.4f}",
                  method_name, iterations, format_duration(seconds), summary["step_ms"].get<double>(),
                  summary.value("first_loss", 0.0), summary.value("last_loss", 0.0));
@@ -261,9 +365,15 @@ fs::path post_train_from_base(const Experiment& x, const ComponentRegistry& regi
   auto t0 = std::chrono::steady_clock::now();
   DataLoader stream(source, loader_options(x, train.get_int("batch"), false, true, train.get_int("post_training_batches")));
   built.model->root().eval();
-  call_plugin(built.method_label, "after_source_training", {},
-              [&] { built.method->after_source_training(*built.model, stream); });
+  {
+    HiddenCollectivesScope hidden;  // every rank computes it on the whole stream, as one process would
+    call_plugin(built.method_label, "after_source_training", {},
+                [&] { built.method->after_source_training(*built.model, stream); });
+  }
+  auto group = distributed_group();
+  if (group) broadcast_module_state(*group, built.model->root(), true, true);
   fs::path ckpt = dir / "checkpoint.pt";
+  if (group && group->rank() != 0) return ckpt;
   save_checkpoint(ckpt, built.model->root(), nullptr, {{{"iteration", train.get_int("iterations")}}});
   nlohmann::json summary;
   summary["method"] = method_name;
@@ -281,31 +391,70 @@ fs::path finished_checkpoint(const RunDirectory& run, const std::string& key) {
   return fs::exists(dir / "done.json") && fs::exists(dir / "checkpoint.pt") ? dir / "checkpoint.pt" : fs::path();
 }
 
-fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& registry, const RunDirectory& run,
-                                  const std::string& method_name, const TrainRequest& request) {
+namespace {
+
+fs::path ensure_checkpoint(const Experiment& x, const ComponentRegistry& registry, const RunDirectory& run,
+                           const std::string& method_name, const TrainRequest& request) {
   const MethodTraits traits = registry.method_traits(method_name);
   const std::string key = registry.source_key(method_name);
   fs::path dir = run.source_dir(key);
+  auto group = distributed_group();
+  const bool primary = !group || group->rank() == 0;
+  // 0 = use the finished checkpoint, 1 = extend it, 2 = train / post-train: every rank decides the same.
+  int decision = 2;
+  fs::path done;
+  std::int64_t trained = 0;
   if (!request.force)
-    if (auto done = finished_checkpoint(run, key); !done.empty()) {
-      const auto trained = read_json(dir / "done.json").value("iterations", std::int64_t{0});
+    if (done = finished_checkpoint(run, key); !done.empty()) {
+      trained = read_json(dir / "done.json").value("iterations", std::int64_t{0});
       const auto wanted = x.section("train").get_int("iterations");
-      if (!(request.resume && trained < wanted && key == (traits.source_objective ? method_name : "base"))) {
-        logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
-        return done;
-      }
-      // --resume with more [train] iterations than were run: continue the finished checkpoint.
-      logger()->info("extending source training of '{}' from {} to {} iterations", key, trained, wanted);
+      decision = request.resume && trained < wanted && key == (traits.source_objective ? method_name : "base") ? 1 : 0;
+    }
+  if (group)  // also a barrier: nobody changes the folder below before every rank has looked at it
+    agree(*group, decision, "whether source training of '" + key + "' is needed (0 = finished, 1 = extend, 2 = train)",
+          kSharedRunDirHint);
+  if (decision == 0) {
+    logger()->info("source checkpoint for '{}' exists: {}", method_name, done.string());
+    return done;
+  }
+  if (primary) {
+    if (decision == 1) {  // --resume with more [train] iterations than were run: continue the finished checkpoint.
+      logger()->info("extending source training of '{}' from {} to {} iterations", key, trained,
+                     x.section("train").get_int("iterations"));
       fs::remove(dir / "done.json");
     }
-  fs::create_directories(dir);
-  if (request.force) fs::remove(dir / "done.json");
+    fs::create_directories(dir);
+    if (request.force) fs::remove(dir / "done.json");
+  }
+  if (group) group->barrier("preparing " + dir.string());
   if (key == "base") return train_from_scratch(x, registry, dir, "none", request);
   if (traits.source_objective) return train_from_scratch(x, registry, dir, method_name, request);
   TrainRequest base_request = request;
   base_request.force = false;
-  fs::path base = ensure_source_checkpoint(x, registry, run, "none", base_request);
+  fs::path base = ensure_checkpoint(x, registry, run, "none", base_request);
   return post_train_from_base(x, registry, base, dir, method_name);
+}
+
+}  // namespace
+
+fs::path ensure_source_checkpoint(const Experiment& x, const ComponentRegistry& registry, const RunDirectory& run,
+                                  const std::string& method_name, const TrainRequest& request) {
+  auto group = join_distributed_run(x);
+  if (!group) return ensure_checkpoint(x, registry, run, method_name, request);
+  // One device per local rank: [run] device = "cuda" means cuda:LOCAL_RANK.
+  Experiment local = x;
+  if (x.section("run").get_string("device") == "cuda")
+    local.set("run.device", std::string("cuda:") + std::to_string(group->environment().local_rank), "distributed run (LOCAL_RANK)");
+  try {
+    auto ckpt = ensure_checkpoint(local, registry, run, method_name, request);
+    group->barrier("the end of source training");  // rank 0's files are complete before anyone goes on
+    return ckpt;
+  } catch (const CollectiveError&) {
+    throw;  // the others see the same fault themselves
+  } catch (const std::exception& e) {
+    group->announce_failure(e.what());
+    throw;
+  }
 }
 
 }  // namespace s4t::host

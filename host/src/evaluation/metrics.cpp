@@ -5,11 +5,48 @@
 #include <cmath>
 #include <limits>
 
+#include "s4t/collectives.hpp"
 #include "s4t/error.hpp"
 
 namespace s4t {
 
 MetricAccumulator::~MetricAccumulator() = default;
+
+void MetricAccumulator::all_reduce(Collectives& collectives, const at::Device& device) {
+  // One flat float64 CPU tensor per accumulator: [seen, sums...], so a rank that saw nothing (undefined
+  // sums) still contributes zeros of the right size, and "nobody saw anything" stays distinguishable
+  // from "saw only ignored pixels" (the former keeps value() NaN, as in a single-process run).
+  auto entries = state();
+  bool seen = false;
+  std::vector<at::Tensor> parts{at::zeros({1}, at::kDouble)};
+  for (const auto& e : entries) {
+    std::int64_t n = 1;
+    for (auto d : e.shape) n *= d;
+    if (e.tensor->defined()) {
+      seen = true;
+      if (e.tensor->numel() != n) throw Error("metric all-reduce: a sum has " + std::to_string(e.tensor->numel()) +
+                                              " elements, expected " + std::to_string(n));
+      parts.push_back(e.tensor->detach().to(at::kCPU, at::kDouble).flatten());
+    } else {
+      parts.push_back(at::zeros({n}, at::kDouble));
+    }
+  }
+  parts[0].fill_(seen ? 1.0 : 0.0);
+  std::vector<at::Tensor> flat{at::cat(parts).to(device)};
+  collectives.all_reduce_sum(flat);
+  flat[0] = flat[0].to(at::kCPU);
+  if (flat[0][0].item<double>() == 0.0) {
+    reset();
+    return;
+  }
+  std::int64_t offset = 1;
+  for (const auto& e : entries) {
+    std::int64_t n = 1;
+    for (auto d : e.shape) n *= d;
+    *e.tensor = flat[0].narrow(0, offset, n).reshape(e.shape).clone();
+    offset += n;
+  }
+}
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -76,6 +113,7 @@ double MeanIoU::value() const {
 }
 
 void MeanIoU::reset() { confusion_ = at::Tensor(); }
+std::vector<MetricAccumulator::StateEntry> MeanIoU::state() { return {{&confusion_, {classes_ * classes_}}}; }
 void MeanIoU::merge(const MetricAccumulator& other) { add_into(confusion_, same_kind<MeanIoU>(other).confusion_); }
 std::unique_ptr<MetricAccumulator> MeanIoU::clone_empty() const {
   return std::make_unique<MeanIoU>(classes_, ignore_index_);
@@ -115,6 +153,7 @@ double Rmse::value() const {
   return std::sqrt(squared_sum_.item<double>() / n);
 }
 void Rmse::reset() { squared_sum_ = at::Tensor(); count_ = at::Tensor(); }
+std::vector<MetricAccumulator::StateEntry> Rmse::state() { return {{&squared_sum_, {}}, {&count_, {}}}; }
 void Rmse::merge(const MetricAccumulator& other) {
   auto& o = same_kind<Rmse>(other);
   add_into(squared_sum_, o.squared_sum_);
@@ -143,6 +182,7 @@ double AngularError::value() const {
   return n > 0 ? angle_sum_.item<double>() / n : kNaN;
 }
 void AngularError::reset() { angle_sum_ = at::Tensor(); count_ = at::Tensor(); }
+std::vector<MetricAccumulator::StateEntry> AngularError::state() { return {{&angle_sum_, {}}, {&count_, {}}}; }
 void AngularError::merge(const MetricAccumulator& other) {
   auto& o = same_kind<AngularError>(other);
   add_into(angle_sum_, o.angle_sum_);

@@ -1,6 +1,6 @@
 #pragma once
 // Evaluation metrics of docs/methods.md#metrics. Accumulators keep their sums on the prediction's
-// device, so update() never synchronises; value() does (call it once at the end).
+// device, so update() never synchronises; value() and all_reduce() do (call them once at the end).
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -12,6 +12,8 @@
 #include "s4t/task.hpp"
 
 namespace s4t {
+
+class Collectives;
 
 /// Accumulates one task's metric over a whole evaluation set.
 class MetricAccumulator {
@@ -26,6 +28,21 @@ class MetricAccumulator {
   virtual void merge(const MetricAccumulator& other) = 0;
   /// A fresh, empty accumulator of the same kind.
   virtual std::unique_ptr<MetricAccumulator> clone_empty() const = 0;
+
+  /// One of the sums an accumulator keeps: the tensor (undefined while nothing was seen) and its shape.
+  struct StateEntry {
+    at::Tensor* tensor;
+    std::vector<std::int64_t> shape;
+  };
+  /// The accumulator's sums, so they can be summed over data-parallel ranks. Shapes do not depend on
+  /// what was seen (mIoU: K·K, RMSE and angular error: scalars).
+  virtual std::vector<StateEntry> state() = 0;
+  /// Replaces this accumulator's sums by their sum over all ranks (one blocking all-reduce; every rank
+  /// calls it for the same accumulators in the same order, also a rank that saw nothing, which takes
+  /// part with zeros). Afterwards the sums are float64 on the CPU and value() is the metric over every
+  /// rank's samples; when no rank saw anything the accumulator is left empty (value() NaN). `device`:
+  /// where the reduction buffer lives (a CUDA backend needs CUDA tensors).
+  void all_reduce(Collectives& collectives, const at::Device& device = at::Device(at::kCPU));
 };
 
 /// The accumulator that `task.metric` names (activation applied as `task.activation` says).
@@ -40,6 +57,7 @@ class MeanIoU final : public MetricAccumulator {
   void reset() override;
   void merge(const MetricAccumulator& other) override;
   std::unique_ptr<MetricAccumulator> clone_empty() const override;
+  std::vector<StateEntry> state() override;
   /// K×K counts, rows = ground truth, columns = prediction.
   at::Tensor confusion() const { return confusion_; }
   /// Adds labelled class ids directly (predicted ids, N×H×W int64).
@@ -60,6 +78,7 @@ class Rmse final : public MetricAccumulator {
   void reset() override;
   void merge(const MetricAccumulator& other) override;
   std::unique_ptr<MetricAccumulator> clone_empty() const override;
+  std::vector<StateEntry> state() override;
 
  private:
   bool aligned_, clamp_;
@@ -77,6 +96,7 @@ class AngularError final : public MetricAccumulator {
   void reset() override;
   void merge(const MetricAccumulator& other) override;
   std::unique_ptr<MetricAccumulator> clone_empty() const override;
+  std::vector<StateEntry> state() override;
 
  private:
   at::Tensor angle_sum_, count_;

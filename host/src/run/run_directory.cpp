@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "distributed/launch_environment.hpp"
 #include "run/build_info.hpp"
 #include "s4t/error.hpp"
 #include "run/logging.hpp"
@@ -43,6 +44,11 @@ nlohmann::json environment_info(const Experiment& x, const std::string& command)
   env["threads"] = at::get_num_threads();
   env["parallel_info"] = at::get_parallel_info();
   env["seed"] = x.section("run").get_int("seed");
+  if (const auto& launch = launch_environment(); launch.distributed()) {
+    env["world_size"] = launch.world_size;
+    env["launch"] = launch.describe();
+    env["backend"] = x.section("run").get_string("backend");
+  }
   env["command"] = command;
   env["config_files"] = x.files;
   std::ifstream blas("/proc/self/maps");
@@ -59,6 +65,8 @@ nlohmann::json environment_info(const Experiment& x, const std::string& command)
 
 RunDirectory::RunDirectory(const Experiment& x, const ComponentRegistry& registry, const std::string& command)
     : path_(x.run_dir()) {
+  // Distributed runs: rank 0 alone writes the run directory (the others would race it on a shared disk).
+  if (!is_primary_process()) return;
   fs::create_directories(path_);
   // One run's log file at a time: a comparison opens one run directory per seed.
   static std::shared_ptr<spdlog::sinks::sink> current_file_sink;

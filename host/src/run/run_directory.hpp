@@ -16,7 +16,8 @@ namespace s4t::host {
 
 class RunDirectory {
  public:
-  /// Creates the folders, adds a log-file sink, writes config.toml and environment.json.
+  /// Creates the folders, adds a log-file sink, writes config.toml and environment.json. In a distributed
+  /// run only rank 0 does (the others just know the paths); a bad launch environment is a ConfigError here.
   RunDirectory(const Experiment& experiment, const ComponentRegistry& registry, const std::string& command);
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path source_dir(const std::string& key) const { return path_ / "source" / key; }
