@@ -16,6 +16,8 @@
 #include "s4t_data/real_dataset.hpp"
 #include "s4t_data/thinning.hpp"
 
+#include <ATen/ops/roll.h>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -45,7 +47,12 @@ CommonDefaults defaults() {
 struct Settings {
   CommonSettings common;
   bool mask_normals = true;  ///< normals_mask = "nyu_classes"
+  bool pad_center = false;   ///< pad = "center"
 };
+
+// Hidden label target that marks the image's own pixels through the shared pipeline: its padding becomes
+// 255, so the sample's mask for it is the unpadded region after every resize and crop (get()).
+const char* const kExtentProbe = "__pascal_context_extent";
 
 const s4t::Binding<Settings>& binding() {
   static const auto b =
@@ -53,7 +60,11 @@ const s4t::Binding<Settings>& binding() {
           .group(&Settings::common, common_binding(defaults(), "pascal_context"))
           .choice("normals_mask", &Settings::mask_normals, "nyu_classes", {{"nyu_classes", true}, {"none", false}},
                   "keep distilled normals only on PASCAL-Context classes that exist in NYUD (nyu_classes, as "
-                  "MTL-PyTorch) or everywhere (none)");
+                  "MTL-PyTorch) or everywhere (none)")
+          .choice("pad", &Settings::pad_center, "bottom_right", {{"bottom_right", false}, {"center", true}},
+                  "where padding to the crop size (source) or to height x width (target) goes: bottom/right, or "
+                  "split evenly with the image centred (floor of half the excess on the top/left), as the released "
+                  "S4T code's PadImage does (data/transforms.py); image, labels and masks alike");
   return b;
 }
 
@@ -62,7 +73,8 @@ class PascalContextDataset final : public RealDataset {
   PascalContextDataset(const s4t::DatasetContext& ctx, const Settings& s)
       : RealDataset("pascal_context", common_options(ctx, s.common, defaults(), "pascal_context")),
         mapping_(make_label_mapping(DatasetKind::Pascal, common().classes)),
-        mask_normals_(s.mask_normals) {
+        mask_normals_(s.mask_normals),
+        pad_center_(s.pad_center) {
     select_tasks({s4t::semseg_task(mapping_.class_names), s4t::normals_task(), s4t::edge_task()});
     needs_mat_ = wants("edge") || (wants("normals") && mask_normals_);
     if (needs_mat_ && !have_mat_support())
@@ -115,6 +127,32 @@ class PascalContextDataset final : public RealDataset {
  protected:
   std::string sample_name(std::int64_t index) const override { return ids_[static_cast<std::size_t>(index)]; }
 
+ public:
+  // pad = "center": the pipeline pads bottom/right with constants (image 0 after normalisation, labels
+  // 255, targets 0 with mask 0); rolling every map by half the excess moves the image to the centre and
+  // that constant padding to the four sides, exactly what padding centred would give (a Gaussian-noise
+  // shift, drawn over the padded image, moves with it).
+  s4t::Sample get(std::int64_t index) const override {
+    s4t::Sample out = RealDataset::get(index);
+    if (!pad_center_) return out;
+    auto probe = out.masks.find(kExtentProbe);
+    if (probe == out.masks.end()) return out;
+    const at::Tensor inside = probe->second.squeeze(0);  // H x W, true on the image's own pixels
+    const std::int64_t height = inside.size(0), width = inside.size(1);
+    const std::int64_t h = inside.any(1).sum().item<std::int64_t>(), w = inside.any(0).sum().item<std::int64_t>();
+    out.masks.erase(kExtentProbe);
+    out.targets.erase(kExtentProbe);
+    const std::int64_t dy = (height - h) / 2, dx = (width - w) / 2;
+    if (dy == 0 && dx == 0) return out;
+    auto centre = [&](const at::Tensor& t) { return at::roll(t, {dy, dx}, {-2, -1}); };
+    out.image = centre(out.image);
+    for (auto& [name, t] : out.targets) t = centre(t);
+    for (auto& [name, m] : out.masks) m = centre(m);
+    return out;
+  }
+
+ protected:
+
   RawSample load(std::int64_t index) const override {
     const std::size_t i = static_cast<std::size_t>(index);
     const std::string& id = ids_[i];
@@ -123,6 +161,12 @@ class PascalContextDataset final : public RealDataset {
     s.name = id;
     const fs::path img_file = root / "JPEGImages" / (id + ".jpg");
     s.image = read_rgb_image(img_file, "PASCAL image");
+    if (pad_center_) {
+      Target probe;
+      probe.kind = TargetKind::Labels;
+      probe.value = cv::Mat(s.image.rows, s.image.cols, CV_32SC1, cv::Scalar(0));
+      s.targets[kExtentProbe] = probe;
+    }
 
     cv::Mat context;  // 459-class LabelMap
     if (needs_mat_) {
@@ -186,6 +230,7 @@ class PascalContextDataset final : public RealDataset {
 
   LabelMapping mapping_;
   bool mask_normals_ = true;
+  bool pad_center_ = false;
   bool needs_mat_ = false;
   std::vector<std::uint8_t> normals_valid_;
   std::vector<std::string> ids_;
@@ -203,7 +248,7 @@ void register_pascal_context(s4t::Registrar& r) {
       "pascal-context/trainval/<id>.mat (LabelMap, 459 classes): edge = Guo-Hall thinning (as "
       "skimage.morphology.thin) of |Laplacian(LabelMap)| > 0. Source role: random scale 0.5-2, balanced 512x512 "
       "crop, flip, photometric distortion, ImageNet mean/std; target role: padded to 512x512 (labels 255 in the "
-      "padding). classes = pascal_taskonomy (6) / nyud_pascal (4) / native (21). No depth task.";
+      "padding; bottom/right, or centred with pad = center as the released code). classes = pascal_taskonomy (6) / nyud_pascal (4) / native (21). No depth task.";
   info.schema = binding().schema();
   r.add_dataset(info, [](const s4t::DatasetContext& ctx, const s4t::Options& o) {
     return std::make_shared<PascalContextDataset>(ctx, binding().read(o));

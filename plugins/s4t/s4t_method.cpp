@@ -1,5 +1,6 @@
 #include "s4t_method.hpp"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/zeros_like.h>
@@ -9,6 +10,7 @@
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/tensor_ops.hpp"
+#include "released_normals_loss.hpp"
 
 namespace s4t::s4t_method {
 
@@ -54,12 +56,18 @@ S4TModuleImpl::S4TModuleImpl(const S4TSettings& s, const std::vector<TaskSpec>& 
   o.depth = s.depth;
   o.decoder_depth = s.decoder_depth;
   o.heads = s.heads;
+  o.decoder_dim = s.decoder_embed_dim;
+  o.decoder_heads = s.decoder_heads;
   o.mlp_ratio = s.mlp_ratio;
   o.mask_ratio = s.mask_ratio;
   o.fold_embedding = s.fold_embedding;
   tbs_ = register_module("tbs", std::make_shared<tbs::TaskBehaviorSynchronizerImpl>(o));
 
   if (s.auto_weight) sigma_ = register_parameter("auto_weight_sigma", at::ones({n_tasks}));
+  // The released code's Taskonomy-target criterion: a fresh uncertainty-weighting module whose σ_t the
+  // test-time SGD optimises with the network (utils/common_config.py, get_optimizer). Kept in the module
+  // so the host's optimizer holds it; the source objective never uses it (it stays 1 in checkpoints).
+  if (s.ttt_uncertainty) ttt_sigma_ = register_parameter("ttt_sigma", at::ones({n_tasks}));
 }
 
 std::vector<at::Tensor> S4TModuleImpl::latents(const Features& features) {
@@ -119,6 +127,23 @@ void S4TMethod::attach(MultiTaskModel& model) {
       throw ConfigError("[method.s4t] single_task = \"" + settings_.single_task + "\" names no task of the model (" +
                         names + ")");
   }
+  // Test-time task weights c_t: explicit, or from the tasks' loss weights (w_t, or w_t^2 with
+  // double_task_weight) under fixed weighting, 1 under uncertainty weighting (the σ_t weigh the tasks).
+  ttt_weights_.clear();
+  if (!settings_.ttt_task_weights.empty()) {
+    if (settings_.ttt_task_weights.size() != tasks.size()) {
+      std::string names;
+      for (auto& t : tasks) names += (names.empty() ? "" : ", ") + t.name;
+      throw ConfigError("[method.s4t] ttt_task_weights has " + std::to_string(settings_.ttt_task_weights.size()) +
+                        " values; expected one per task of the model, in [tasks] names order (" + names + ")");
+    }
+    ttt_weights_ = settings_.ttt_task_weights;
+  } else {
+    for (auto& t : tasks)
+      ttt_weights_.push_back(settings_.ttt_uncertainty      ? 1.0
+                             : settings_.double_task_weight ? t.loss_weight * t.loss_weight
+                                                            : t.loss_weight);
+  }
   module_ = std::make_shared<S4TModuleImpl>(settings_, tasks, model.feature_info());
   module_->to(model.device());
 }
@@ -134,22 +159,41 @@ at::Tensor S4TMethod::source_objective(MultiTaskModel& model, const Batch& batch
   const auto& tasks = model.tasks();
   const auto size = spatial_size(batch.images);
   auto z = m.latents(output.features);
-  auto aux = task_losses(tasks, m.aux_predictions(z, size), batch);
+  auto aux_pred = m.aux_predictions(z, size);
+  auto aux = task_losses(tasks, aux_pred, batch);
   auto tbs_all = m.tbs_predictions(z, size, single_);
   std::map<std::string, at::Tensor> tbs_pred;
   for (size_t i = 0; i < tasks.size(); ++i)
     if (single_ < 0 || static_cast<int>(i) == single_) tbs_pred[tasks[i].name] = tbs_all[i];
   auto tbs = task_losses(tasks, tbs_pred, batch);
 
+  // normals_loss = "released_cosine_width": the release's Taskonomy-source normals loss (a quirk,
+  // released_normals_loss.hpp) replaces the spec's loss for the main, aux and TBS terms of every
+  // normal_l1 task; deep-supervision terms ("<task>@ds<k>") keep the spec's loss.
+  std::map<std::string, at::Tensor> main = main_losses;
+  if (settings_.released_normals_loss) {
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      const auto& t = tasks[i];
+      if (t.loss != LossKind::NormalL1) continue;
+      auto target = batch.targets.find(t.name);
+      if (target == batch.targets.end()) throw DataError("batch has no target for task '" + t.name + "'");
+      auto it = output.predictions.find(t.name);
+      if (main.count(t.name) && it != output.predictions.end())
+        main[t.name] = released_cosine_width_loss(it->second, target->second);
+      if (aux.count(t.name)) aux[t.name] = released_cosine_width_loss(aux_pred.at(t.name), target->second);
+      if (tbs.count(t.name)) tbs[t.name] = released_cosine_width_loss(tbs_all[i], target->second);
+    }
+  }
+
   if (!settings_.auto_weight) {
-    return weighted_sum(tasks, main_losses)
+    return weighted_sum(tasks, main)
         .add(weighted_sum(tasks, aux).mul(settings_.lambda_tp))
         .add(weighted_sum(tasks, tbs).mul(settings_.lambda_tbs_source));
   }
 
   // Uncertainty-style weighting (the released code's Taskonomy source): L = Σ_t 0.5·L_t/σ_t² + log(1 + σ_t²),
   // L_t = main_t (+ its deep-supervision terms) + λ^TP·aux_t + λ^TBS·TBS_t; the task weights w_t are not used.
-  for (auto& [key, value] : main_losses) {
+  for (auto& [key, value] : main) {
     const auto name = key.substr(0, key.find('@'));
     bool found = false;
     for (auto& t : tasks) found = found || t.name == name;
@@ -161,7 +205,7 @@ at::Tensor S4TMethod::source_objective(MultiTaskModel& model, const Batch& batch
     const auto& name = tasks[i].name;
     at::Tensor l;
     auto add = [&l](const at::Tensor& v) { l = l.defined() ? l.add(v) : v; };
-    for (auto& [key, value] : main_losses)
+    for (auto& [key, value] : main)
       if (key.substr(0, key.find('@')) == name) add(value);
     if (aux.count(name)) add(aux.at(name).mul(settings_.lambda_tp));
     if (tbs.count(name)) add(tbs.at(name).mul(settings_.lambda_tbs_source));
@@ -176,7 +220,10 @@ at::Tensor S4TMethod::source_objective(MultiTaskModel& model, const Batch& batch
 
 AdaptationPolicy S4TMethod::adaptation_policy(MultiTaskModel&) {
   AdaptationPolicy p;
-  p.selects = [prefixes = settings_.adapt](const std::string& name) {
+  // The σ_t of the test-time uncertainty weighting always adapt (the release optimises them together
+  // with the network, whatever else adapts).
+  p.selects = [prefixes = settings_.adapt, sigma = settings_.ttt_uncertainty](const std::string& name) {
+    if (sigma && name == "method.ttt_sigma") return true;
     for (auto& pre : prefixes) {
       if (name == pre) return true;
       if (name.size() > pre.size() && name.compare(0, pre.size(), pre) == 0 && name[pre.size()] == '.') return true;
@@ -187,6 +234,15 @@ AdaptationPolicy S4TMethod::adaptation_policy(MultiTaskModel&) {
   p.predict_norm = NormMode::Eval;
   p.optimizer = settings_.optimizer;
   return p;
+}
+
+void S4TMethod::begin_adaptation(MultiTaskModel&) {
+  // A fresh uncertainty-weighting module per adaptation, as the release builds its criterion anew.
+  auto& m = checked_module();
+  if (m.ttt_sigma().defined()) {
+    at::NoGradGuard no_grad;
+    m.ttt_sigma().fill_(1.0);
+  }
 }
 
 at::Tensor S4TMethod::adaptation_loss(MultiTaskModel& model, const at::Tensor& images, const AdaptContext&) {
@@ -201,12 +257,17 @@ at::Tensor S4TMethod::adaptation_loss(MultiTaskModel& model, const at::Tensor& i
     const auto& t = tasks[i];
     auto it = out.predictions.find(t.name);
     if (it == out.predictions.end()) throw PluginError("s4t: the model gave no prediction for task '" + t.name + "'");
-    const double c = settings_.double_task_weight ? t.loss_weight * t.loss_weight : t.loss_weight;
     // L1 summed over channels, averaged over batch and pixels; the main prediction is the pseudo-label.
-    auto term = tbs[i].sub(it->second.detach()).abs().sum(1).mean().mul(c);
+    auto term = tbs[i].sub(it->second.detach()).abs().sum(1).mean().mul(ttt_weights_[i]);
+    if (settings_.ttt_uncertainty) {
+      // The release's AutomaticWeightedLoss over the λ^TBS·c_t·L1_t terms (losses/AutomaticWeightedLoss.py,
+      // losses/loss_schemes.py MTLoss_S4T_taskonomy_v2): 0.5 / σ_t² · term + log(1 + σ_t²).
+      auto s2 = m.ttt_sigma().select(0, static_cast<std::int64_t>(i)).square();
+      term = term.mul(settings_.lambda_tbs).mul(0.5).div(s2).add(s2.log1p());
+    }
     loss = loss.defined() ? loss.add(term) : term;
   }
-  return loss.mul(settings_.lambda_tbs);
+  return settings_.ttt_uncertainty ? loss : loss.mul(settings_.lambda_tbs);
 }
 
 std::map<std::string, at::Tensor> S4TMethod::task_latents(MultiTaskModel& model, const at::Tensor& images) {

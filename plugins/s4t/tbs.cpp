@@ -62,12 +62,17 @@ TaskBehaviorSynchronizerImpl::TaskBehaviorSynchronizerImpl(const TbsOptions& o) 
   if (o.dim % 4 != 0 || o.dim % o.heads != 0)
     throw ConfigError("s4t: embed_dim (" + std::to_string(o.dim) + ") must be divisible by 4 and by heads (" +
                       std::to_string(o.heads) + ")");
+  const auto dd = decoder_dim(), dh = decoder_heads();
+  if (dd % 4 != 0 || dd % dh != 0)
+    throw ConfigError("s4t: decoder_embed_dim (" + std::to_string(dd) + ") must be divisible by 4 and by decoder_heads (" +
+                      std::to_string(dh) + ")");
   grid_ = o.input_res / o.patch;
   visible_ = visible_token_count(tokens(), o.mask_ratio);
   if (visible_ < 1)
     throw ConfigError("s4t: mask_ratio " + std::to_string(o.mask_ratio) + " leaves no visible token of " +
                       std::to_string(tokens()));
   const auto hidden = static_cast<std::int64_t>(static_cast<double>(o.dim) * o.mlp_ratio);
+  const auto decoder_hidden = static_cast<std::int64_t>(static_cast<double>(dd) * o.mlp_ratio);
 
   patch_embed = register_module("patch_embed", std::make_shared<torch::nn::Module>("PatchEmbed"));
   proj = patch_embed->register_module(
@@ -77,14 +82,16 @@ TaskBehaviorSynchronizerImpl::TaskBehaviorSynchronizerImpl(const TbsOptions& o) 
   for (std::int64_t i = 0; i < o.depth; ++i) blocks->push_back(std::make_shared<BlockImpl>(o.dim, o.heads, hidden));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim}).eps(1e-6)));
 
-  decoder_embed = register_module("decoder_embed", torch::nn::Linear(o.dim, o.dim));
-  mask_token = register_parameter("mask_token", at::zeros({1, 1, o.dim}));
-  decoder_pos_embed = register_buffer("decoder_pos_embed", sincos_position_embedding(o.dim, grid_));
+  // The decoder has its own width and heads (MAE's decoder_embed_dim / decoder_num_heads; the released
+  // code's decoder_embed / decoder_num_heads, models/TTT_model/Joint_MAE.py), by default the encoder's.
+  decoder_embed = register_module("decoder_embed", torch::nn::Linear(o.dim, dd));
+  mask_token = register_parameter("mask_token", at::zeros({1, 1, dd}));
+  decoder_pos_embed = register_buffer("decoder_pos_embed", sincos_position_embedding(dd, grid_));
   decoder_blocks = register_module("decoder_blocks", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < o.decoder_depth; ++i)
-    decoder_blocks->push_back(std::make_shared<BlockImpl>(o.dim, o.heads, hidden));
-  decoder_norm = register_module("decoder_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim}).eps(1e-6)));
-  decoder_pred = register_module("decoder_pred", torch::nn::Linear(o.dim, o.patch * o.patch * o.out_channels));
+    decoder_blocks->push_back(std::make_shared<BlockImpl>(dd, dh, decoder_hidden));
+  decoder_norm = register_module("decoder_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dd}).eps(1e-6)));
+  decoder_pred = register_module("decoder_pred", torch::nn::Linear(dd, o.patch * o.patch * o.out_channels));
   reset_parameters();
 }
 
@@ -111,11 +118,13 @@ at::Tensor TaskBehaviorSynchronizerImpl::forward(const at::Tensor& latents) {
   if (latents.dim() != 4 || latents.size(1) != o.in_channels)
     throw Error("s4t TBS: expected N×" + std::to_string(o.in_channels) + "×h×w latents, got " +
                 std::to_string(latents.dim()) + "-d input with " + std::to_string(latents.size(1)) + " channels");
-  const auto b = latents.size(0), d = o.dim, n = tokens();
+  const auto b = latents.size(0), d = o.dim, dd = decoder_dim(), n = tokens();
   // Resize to input_res² and patch-embed, folded into one convolution where exact (patch_embedding.hpp).
   auto t = o.fold_embedding ? tbs::patch_embed(latents, proj->weight, proj->bias, o.input_res)
                             : tbs::patch_embed_direct(latents, proj->weight, proj->bias, o.input_res);
-  t = t.flatten(2).transpose(1, 2).add(pos_embed.to(t.scalar_type()));  // B×N×D
+  // No cast to the tokens' dtype: under CPU bf16 autocast (LibTorch 1.13) LayerNorm is not autocast, so
+  // the tokens must come back to fp32 here to meet its fp32 weights.
+  t = t.flatten(2).transpose(1, 2).add(pos_embed);  // B×N×D
 
   // Encoder on the visible tokens only.
   auto mask = random_token_mask(b, n, visible_, t.device());
@@ -125,8 +134,8 @@ at::Tensor TaskBehaviorSynchronizerImpl::forward(const at::Tensor& latents) {
 
   // Decoder on the full grid: mask tokens for the removed positions, original order restored.
   t = decoder_embed->forward(t);
-  t = at::cat({t, mask_token.to(t.scalar_type()).expand({b, n - visible_, d})}, 1);
-  t = t.gather(1, mask.restore.unsqueeze(-1).expand({b, n, d})).add(decoder_pos_embed.to(t.scalar_type()));
+  t = at::cat({t.to(mask_token.scalar_type()), mask_token.expand({b, n - visible_, dd})}, 1);
+  t = t.gather(1, mask.restore.unsqueeze(-1).expand({b, n, dd})).add(decoder_pos_embed);
   for (auto& blk : *decoder_blocks) t = blk->as<BlockImpl>()->forward(t);
   t = decoder_pred->forward(decoder_norm->forward(t));  // B×N×(p·p·C), each patch ordered (p, q, c)
 

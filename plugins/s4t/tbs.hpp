@@ -20,11 +20,13 @@ struct TbsOptions {
   std::int64_t out_channels = 12;    ///< Σ_t K_t
   std::int64_t input_res = 256;      ///< latents are resized to input_res × input_res
   std::int64_t patch = 16;           ///< kernel = stride of the patch embedding
-  std::int64_t dim = 64;             ///< encoder and decoder width
+  std::int64_t dim = 64;             ///< encoder width
+  std::int64_t decoder_dim = 0;      ///< decoder width (0 = dim)
   std::int64_t depth = 4;            ///< encoder blocks
   std::int64_t decoder_depth = 2;    ///< decoder blocks
-  std::int64_t heads = 4;            ///< attention heads (encoder and decoder)
-  double mlp_ratio = 4.0;            ///< MLP hidden width = int(dim · mlp_ratio)
+  std::int64_t heads = 4;            ///< attention heads of the encoder
+  std::int64_t decoder_heads = 0;    ///< attention heads of the decoder (0 = heads)
+  double mlp_ratio = 4.0;            ///< MLP hidden width = int(width · mlp_ratio), encoder and decoder
   double mask_ratio = 0.8;           ///< fraction of tokens removed on every forward pass
   bool fold_embedding = true;        ///< resize + patch embedding as one convolution where exact
 };
@@ -61,6 +63,8 @@ class TaskBehaviorSynchronizerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& latents);
 
   const TbsOptions& options() const { return options_; }
+  std::int64_t decoder_dim() const { return options_.decoder_dim > 0 ? options_.decoder_dim : options_.dim; }
+  std::int64_t decoder_heads() const { return options_.decoder_heads > 0 ? options_.decoder_heads : options_.heads; }
   std::int64_t tokens() const { return grid_ * grid_; }
   std::int64_t visible_tokens() const { return visible_; }
 

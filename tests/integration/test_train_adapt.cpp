@@ -100,6 +100,13 @@ TEST_CASE("train then adapt writes a complete run directory and the training los
   CHECK(metrics["delta_ttt"][3].get<double>() == doctest::Approx(0.0));
   CHECK(fs::exists(run / "adapt/none/trajectory.csv"));
   CHECK(out.find("semseg mIoU") != std::string::npos);
+  // The summary reports the last step by default, names the rule, and shows the oracle beside it.
+  CHECK(out.find("select = \"last\" chooses") != std::string::npos);
+  CHECK(out.find("reported step 3 (select = last)") != std::string::npos);
+  CHECK(out.find("Δ_TTT oracle") != std::string::npos);
+  CHECK(metrics["selection"]["rule"] == "last");
+  CHECK(metrics["selection"]["step"] == 3);
+  CHECK(metrics["images"] == 16);
 
   // eval of the same checkpoint gives the Base numbers
   REQUIRE_MESSAGE(run_s4t("eval " + config.string(), out) == 0, out);
@@ -129,6 +136,8 @@ TEST_CASE("user errors exit non-zero with a clear message") {
   std::string out;
   CHECK(run_s4t("adapt " + config.string(), out) != 0);  // nothing trained yet
   CHECK(out.find("s4t train") != std::string::npos);
+  CHECK(run_s4t("adapt " + config.string() + " --set 'ttt.select=\"best\"'", out) == 2);  // before any checkpoint is looked for
+  CHECK(out.find("[ttt] select = \"best\"") != std::string::npos);
   std::ofstream(dir.path() / "typo.toml") << "[ttt]\nstpes = 40\n";
   CHECK(run_s4t("train " + (dir.path() / "typo.toml").string(), out) == 2);
   CHECK(out.find("typo.toml:2") != std::string::npos);

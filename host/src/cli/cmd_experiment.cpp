@@ -6,6 +6,7 @@
 
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
+#include "distributed/launch_environment.hpp"
 #include "engine/adapter.hpp"
 #include "engine/setup.hpp"
 #include "engine/trainer.hpp"
@@ -67,6 +68,7 @@ int cmd_adapt(const std::vector<std::string>& args) {
   auto& x = *ctx.experiment;
   if (method.empty()) method = x.section("ttt").get_string("method");
   x.method_options(method);
+  step_selection(x);  // a bad [ttt] select is a config error before the run directory exists
   RunDirectory run(x, ctx.registry, common.command_line);
   if (checkpoint.empty()) checkpoint = x.section("ttt").get_string("checkpoint");
   auto tr = record_adaptation(run, method, [&] {
@@ -81,12 +83,18 @@ int cmd_adapt(const std::vector<std::string>& args) {
     }
     return adapt(x, ctx.registry, method, ckpt);
   });
+  if (!is_primary_process()) return 0;  // distributed: rank 0 prints the one table
   fs::path dir = run.adapt_dir(method);
-  auto table = build_results_table({method}, {{method, {tr}}});
   // The single-method table compares against the method's own step 0.
+  auto table = build_results_table({method}, {{method, {tr}}}, {}, "step0");
   table.rows.front().name = "step 0";
-  std::cout << "\n" << table.markdown() << "\n"
-            << "metrics: " << (dir / "metrics.json").string() << ", " << (dir / "trajectory.csv").string() << "\n";
+  std::cout << "\n" << table.markdown() << "\n";
+  std::cout << "reported step " << tr.steps[tr.selected] << " (select = " << tr.selection << "), oracle step "
+            << tr.steps[tr.best] << ", last step " << tr.steps.back() << "; " << tr.images << " target images evaluated";
+  if (!tr.validation_delta.empty())
+    std::cout << "; step chosen on a validation split of " << tr.validation_images
+              << " other target images (validation Δ_TTT " << fixed_digits(tr.validation_delta[tr.selected], 2) << "%)";
+  std::cout << "\nmetrics: " << (dir / "metrics.json").string() << ", " << (dir / "trajectory.csv").string() << "\n";
   return 0;
 }
 
@@ -162,7 +170,10 @@ int cmd_info(const std::vector<std::string>& args) {
   std::cout << "model: backbone '" << x.backbone.name << "', head '" << x.head.name << "', method '" << method
             << "', tasks";
   for (auto& t : tasks) std::cout << " " << t.name << "(" << t.channels << ")";
-  std::cout << ", train size " << source->image_size()[0] << "x" << source->image_size()[1] << "\n\n";
+  std::cout << ", train size " << source->image_size()[0] << "x" << source->image_size()[1];
+  if (const auto size = test_time_size(x, *source, *target); size != source->image_size())  // built for another size
+    std::cout << ", test-time size " << size[0] << "x" << size[1] << " ([ttt] grid / grid_size)";
+  std::cout << "\n\n";
   for (auto& [g, n] : groups) std::cout << "  " << std::left << std::setw(28) << g << std::right << std::setw(14) << n << "\n";
   std::cout << "  " << std::left << std::setw(28) << "base network" << std::right << std::setw(14) << base << "\n";
   std::cout << "  " << std::left << std::setw(28) << "method modules" << std::right << std::setw(14) << total - base << "\n";
@@ -184,9 +195,7 @@ int cmd_compare(const std::vector<std::string>& args) {
   auto seeds = split_int_list(seeds_text, "--seeds");
   auto ctx = open_experiment(config, common);
   auto result = run_comparison(*ctx.experiment, ctx.registry, methods, seeds, common.command_line);
-  std::cout << "\n" << result.table.markdown() << "\n"
-            << "Per-task metric at each method's best step by Δ_TTT (vs Base, the un-adapted source model); "
-            << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
+  std::cout << "\n" << result.table.markdown() << "\n" << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
             << "  (figures: s4t report " << result.dir.string() << ")\n";
   if (result.failures.empty()) return 0;
   std::vector<std::string> failed;

@@ -1,5 +1,6 @@
-// `s4t report RUN_DIR...`: tables (Markdown, CSV, LaTeX; mean ± std over seeds), synchronisation
-// measures, and figures (per-task curves with the best step, affinity heatmaps, sweeps) via gnuplot.
+// `s4t report RUN_DIR...`: tables (Markdown, CSV, LaTeX; mean ± std over seeds; each run at the step it
+// selected, with the oracle and last-step Δ_TTT beside it), synchronisation measures, and figures
+// (per-task curves with the reported step, affinity heatmaps, sweeps) via gnuplot.
 // `s4t sweep CONFIG --key K --values a,b,...`: one comparison per value of any config key.
 #include <iostream>
 #include <sstream>
@@ -22,13 +23,14 @@ namespace s4t::host {
 int cmd_report(const std::vector<std::string>& args) {
   CommonArgs common;
   std::vector<std::string> dirs;
-  std::string out;
+  std::string out, base = "shared";
   bool no_figures = false;
   po::options_description options("s4t report options");
   add_common_options(options, common);
   options.add_options()
       ("out", po::value<std::string>(&out), "output folder (default <first RUN_DIR>/report)")
       ("no-figures", po::bool_switch(&no_figures), "tables only (no gnuplot)")
+      ("base", po::value<std::string>(&base), "Δ_TTT against: shared (the `none` runs, default) or step0 (each method's own step 0)")
       ("runs", po::value<std::vector<std::string>>(&dirs), "run directories");
   po::positional_options_description positional;
   positional.add("runs", -1);
@@ -39,8 +41,9 @@ int cmd_report(const std::vector<std::string>& args) {
   } catch (const po::error& e) {
     throw ConfigError(std::string(e.what()) + "\nusage: s4t report RUN_DIR... [--out DIR]");
   }
+  if (base != "shared" && base != "step0") throw ConfigError("--base '" + base + "': expected shared or step0");
   if (vm.count("help") || dirs.empty()) {
-    std::cout << "usage: s4t report RUN_DIR... [--out DIR] [--no-figures]\n\n" << options << "\n";
+    std::cout << "usage: s4t report RUN_DIR... [--out DIR] [--no-figures] [--base shared|step0]\n\n" << options << "\n";
     return dirs.empty() && !vm.count("help") ? 2 : 0;
   }
   std::vector<fs::path> paths(dirs.begin(), dirs.end());
@@ -52,7 +55,7 @@ int cmd_report(const std::vector<std::string>& args) {
     auto methods = runs.methods;  // then the methods that only failed
     for (auto& [method, error] : runs.failures)
       if (!runs.runs.count(method)) methods.push_back(method);
-    auto table = build_results_table(methods, runs.runs, runs.failures);
+    auto table = build_results_table(methods, runs.runs, runs.failures, base);
     auto [sync_md, sync_csv] = synchronization_tables(runs);
     write_file_atomically(out_dir / "results.md", table.markdown());
     write_file_atomically(out_dir / "results.csv", table.csv());

@@ -2,11 +2,15 @@
 
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
 
+#include "distributed/sharded_adaptation.hpp"
 #include "engine/checkpoint.hpp"
+#include "engine/compute_mode.hpp"
+#include "engine/dataset_subset.hpp"
 #include "engine/setup.hpp"
 #include "engine/task_affinity.hpp"
 #include "evaluation/metrics.hpp"
@@ -24,7 +28,7 @@ namespace {
 
 using Accumulators = std::vector<std::unique_ptr<MetricAccumulator>>;  // one per task
 
-Accumulators fresh(const std::vector<TaskSpec>& tasks) {
+Accumulators fresh_accumulators(const std::vector<TaskSpec>& tasks) {
   Accumulators a;
   for (auto& t : tasks) a.push_back(make_metric(t));
   return a;
@@ -44,13 +48,14 @@ struct Run {
   std::shared_ptr<Dataset> source, target;
   std::unique_ptr<AdaptationSession> session;
   bool affinity = false;
+  bool recording = true;  // false on the validation split: its losses and latents are not the run's
   std::vector<double> loss_sum;  // per step (1-based step - 1)
   std::vector<std::int64_t> loss_count;
   AffinityAccumulator affinity_source, affinity_before, affinity_after;
 
   /// Adds the method's task latents of `images` (prediction mode, no grad) to `into`.
   void latents_into(AffinityAccumulator& into, const at::Tensor& images) {
-    if (!affinity) return;
+    if (!affinity || !recording) return;
     auto latents = session->latents(images);
     if (latents.empty()) affinity = false;  // the method has none: skip the analysis
     else into.update(latents);
@@ -68,32 +73,67 @@ struct Run {
   bool step(const Batch& batch, const AdaptContext& ctx) {
     auto outcome = session->step(batch.images, ctx);
     if (!outcome.ran) return false;
-    if (static_cast<std::int64_t>(loss_sum.size()) < ctx.step) {
-      loss_sum.resize(ctx.step, 0.0);
-      loss_count.resize(ctx.step, 0);
-    }
-    if (std::isfinite(outcome.loss)) {
-      loss_sum[ctx.step - 1] += outcome.loss;
-      ++loss_count[ctx.step - 1];
-    }
+    if (!recording) return true;
+    if (outcome.deferred) pending_steps.push_back(ctx.step);  // read by flush_steps()
+    else record_loss(ctx.step, outcome.loss);
     return true;
+  }
+
+  /// Deferred guard (CUDA): reads the steps since the last call with one host sync.
+  void flush_steps() {
+    if (pending_steps.empty()) return;
+    auto records = session->flush();
+    for (size_t i = 0; i < records.size() && i < pending_steps.size(); ++i) record_loss(pending_steps[i], records[i].loss);
+    pending_steps.clear();
+  }
+
+ private:
+  std::vector<std::int64_t> pending_steps;
+
+  void record_loss(std::int64_t step, double loss) {
+    if (static_cast<std::int64_t>(loss_sum.size()) < step) {
+      loss_sum.resize(step, 0.0);
+      loss_count.resize(step, 0);
+    }
+    if (std::isfinite(loss)) {
+      loss_sum[step - 1] += loss;
+      ++loss_count[step - 1];
+    }
   }
 };
 
+std::string size_text(std::array<std::int64_t, 2> s) { return std::to_string(s[0]) + "x" + std::to_string(s[1]); }
+
+// `on_source`: the model is built for the source size (evaluation on the source set), else for
+// test_time_size().
 Run open_run(const Experiment& x, const ComponentRegistry& registry, const std::string& method_name,
              const fs::path& checkpoint, bool with_affinity = true,
-             std::optional<NormMode> predict_norm = std::nullopt) {
+             std::optional<NormMode> predict_norm = std::nullopt, bool on_source = false) {
   Run r;
   r.source = make_dataset(x, registry, "source");
   r.target = make_dataset(x, registry, "target");
   r.tasks = resolve_tasks(x, *r.source, r.target.get());
-  r.built = build_model(x, registry, r.tasks, r.source->image_size(), method_name);
-  load_checkpoint(checkpoint, r.built.model->root(), nullptr);
+  const auto source_size = r.source->image_size();
+  const auto size = on_source ? source_size : test_time_size(x, *r.source, *r.target);
+  r.built = build_model(x, registry, r.tasks, size, method_name);
+  try {
+    load_checkpoint(checkpoint, r.built.model->root(), nullptr);
+  } catch (const Error& e) {
+    if (size == source_size) throw;
+    // A method whose state has the shape of its inputs (ActMAD's C×H×W statistics) cannot move grids.
+    throw Error(std::string(e.what()) + "\n([ttt] grid = \"target\" builds the model for the target's " + size_text(size) +
+                " images, the checkpoint was trained at " + size_text(source_size) +
+                "; a method whose saved state depends on the image size needs grid = \"source\")");
+  }
   SessionOptions options;
   options.guard_nonfinite = x.section("ttt").get_bool("skip_nonfinite");
   options.method_label = r.built.method_label;
   options.predict_norm = predict_norm;
   options.model_label = r.built.model_label;
+  options.compute = compute_mode(x);
+  // On a GPU the guard decides on the device and the host reads once per batch; on the CPU a read costs
+  // nothing, so each step is read at once (the same decisions either way).
+  options.sync_each_step = !r.built.model->device().is_cuda();
   r.session = std::make_unique<AdaptationSession>(*r.built.model, *r.built.method, options);
   r.affinity = with_affinity && x.section("ttt").get_bool("affinity");
   if (r.affinity) {  // source model on source data: the reference affinity of Fig. 1
@@ -112,72 +152,79 @@ std::vector<std::int64_t> evaluated_steps(std::int64_t steps, std::int64_t every
   return out;
 }
 
-}  // namespace
+// What one pass of the protocol over a set of target images measured.
+struct Pass {
+  std::vector<std::vector<double>> values;  // [evaluated step][task]
+  std::int64_t batches = 0, images = 0;
+};
 
-Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const std::string& method_name,
-                 const fs::path& checkpoint) {
+// The protocol of [ttt] over `data` from the source weights (`fresh`: the session was never begun, the
+// weights are the source's; else they are restored first).
+Pass run_protocol(const Experiment& x, Run& s, const std::shared_ptr<Dataset>& data,
+                  const std::vector<std::int64_t>& eval_steps, bool fresh, const std::string& label) {
   const auto& ttt = x.section("ttt");
-  const std::int64_t seed = x.section("run").get_int("seed");
-  torch::manual_seed(static_cast<std::uint64_t>(seed));
-  Run s = open_run(x, registry, method_name, checkpoint);
   const std::string protocol = ttt.get_string("protocol");
   const std::int64_t steps = ttt.get_int("steps");
-  const auto eval_steps = evaluated_steps(steps, ttt.get_int("eval_every"));
-  std::vector<Accumulators> acc;
-  for (size_t i = 0; i < eval_steps.size(); ++i) acc.push_back(fresh(s.tasks));
-
-  DataLoader loader(s.target, loader_options(x, ttt.get_int("batch"), ttt.get_bool("shuffle"), false,
-                                             ttt.get_int("max_batches")));
-  Trajectory tr;
-  tr.method = method_name;
-  tr.protocol = protocol;
-  tr.tasks = s.tasks;
-  tr.steps = eval_steps;
-  tr.seed = seed;
-  logger()->info("adapting with '{}' ({} protocol, {} steps, optimizer {} lr {:g}, {} adapted tensors)", method_name,
-                 protocol, steps, s.session->policy().optimizer.name, s.session->policy().optimizer.lr,
-                 s.session->adapted_parameters().size());
-  auto t0 = Clock::now();
   const bool progress_on = x.section("run").get_bool("progress");
-
+  std::vector<Accumulators> acc;
+  for (size_t i = 0; i < eval_steps.size(); ++i) acc.push_back(fresh_accumulators(s.tasks));
+  // Distributed: this rank's shard of the set (docs/distributed.md#sharded-adaptation).
+  DataLoader loader(data, sharded(loader_options(x, ttt.get_int("batch"), ttt.get_bool("shuffle"), false,
+                                                 ttt.get_int("max_batches"))));
+  auto start = [&] {
+    if (fresh) s.session->begin();
+    else s.session->reset();
+  };
+  Pass pass;
   if (protocol == "single_batch_then_eval") {
-    // Released-code protocol: adapt on the first batch only, evaluate the whole target set at each evaluated step.
+    // Released-code protocol: adapt on the first batch only, evaluate the whole set at each evaluated step.
     Batch first;
-    if (!loader.next(first)) throw DataError("the target set is empty");
-    s.session->begin();
+    // Distributed: every rank adapts on the whole set's first batch (the same weights on every rank) and
+    // evaluates its own shard.
+    const bool got_first =
+        adaptation_group()
+            ? DataLoader(data, loader_options(x, ttt.get_int("batch"), ttt.get_bool("shuffle"), false, 1)).next(first)
+            : loader.next(first);
+    if (!got_first) throw DataError("the target set is empty");
+    start();
     s.latents_into(s.affinity_before, first.images);
-    auto evaluate_all = [&](Accumulators& into) {
+    auto evaluate_all = [&](Accumulators& into, bool count) {
       loader.restart();
       Batch b;
-      while (loader.next(b)) s.predict_into(into, b);
+      while (loader.next(b)) {
+        s.predict_into(into, b);
+        if (count) pass.images += b.images.size(0);
+      }
     };
-    evaluate_all(acc[0]);
-    Progress progress("adapt [" + method_name + "]", steps, progress_on);
+    evaluate_all(acc[0], true);
+    Progress progress(label, steps, progress_on);
     bool noop = false;
     size_t next_eval = 1;
     for (std::int64_t step = 1; step <= steps; ++step) {
       if (!noop) noop = !s.step(first, {step, 0});
       if (next_eval < eval_steps.size() && eval_steps[next_eval] == step) {
         if (noop) merge_into(acc[next_eval], acc[next_eval - 1]);
-        else evaluate_all(acc[next_eval]);
+        else evaluate_all(acc[next_eval], false);
         ++next_eval;
       }
       progress.update(step);
     }
     progress.finish();
+    s.flush_steps();
     s.latents_into(s.affinity_after, first.images);
-    tr.batches = 1;
+    pass.batches = 1;
   } else {
     const bool episodic = protocol == "episodic";
-    Progress progress("adapt [" + method_name + "]", loader.batches_per_epoch(), progress_on);
+    Progress progress(label, loader.batches_per_epoch(), progress_on);
     Batch batch;
     std::int64_t b = 0;
     while (loader.next(batch)) {
-      if (episodic && b > 0) s.session->reset();  // source weights, fresh optimizer, begin_adaptation
-      else if (b == 0) s.session->begin();
-      Accumulators base = fresh(s.tasks);
+      if (b == 0) start();
+      else if (episodic) s.session->reset();  // source weights, fresh optimizer, begin_adaptation
+      Accumulators base = fresh_accumulators(s.tasks);
       s.predict_into(base, batch);
       merge_into(acc[0], base);
+      pass.images += batch.images.size(0);
       s.latents_into(s.affinity_before, batch.images);
       bool noop = false;
       size_t next_eval = 1;
@@ -189,37 +236,150 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
           ++next_eval;
         }
       }
+      s.flush_steps();
       s.latents_into(s.affinity_after, batch.images);
       ++b;
       progress.update(b);
     }
     progress.finish();
-    tr.batches = b;
+    pass.batches = b;
   }
-
-  tr.seconds = seconds_since(t0);
-  tr.affinity = affinity_report(s.affinity_source, s.affinity_before, s.affinity_after);
-  for (size_t i = 0; i < s.loss_sum.size(); ++i)
-    tr.loss.push_back(s.loss_count[i] > 0 ? s.loss_sum[i] / static_cast<double>(s.loss_count[i]) : std::nan(""));
-  const auto& session = *s.session;
-  tr.updates = session.updates();
-  tr.nonfinite_steps = session.diverged_steps();
-  const auto stepped = session.updates() + session.diverged_steps();
-  tr.step_ms = stepped > 0 ? 1000.0 * session.step_seconds() / static_cast<double>(stepped) : 0.0;
-  tr.predict_ms = session.predict_calls() > 0
-                      ? 1000.0 * session.predict_seconds() / static_cast<double>(session.predict_calls())
-                      : 0.0;
-  std::vector<bool> higher;
-  for (auto& t : s.tasks) higher.push_back(t.higher_is_better);
+  // Distributed: the sums over every rank's shard (each rank adapted on the same first batch in
+  // single_batch_then_eval, so its batch count is not summed).
+  std::vector<std::int64_t*> counts{&pass.images};
+  if (protocol != "single_batch_then_eval") counts.push_back(&pass.batches);
+  all_reduce_pass(acc, counts, run_device(x));
   for (auto& a : acc) {
     std::vector<double> v;
     for (auto& m : a) v.push_back(m->value());
-    tr.values.push_back(v);
+    pass.values.push_back(v);
   }
-  for (auto& v : tr.values) tr.delta.push_back(delta_ttt(tr.values[0], v, higher));
-  tr.best = tr.steps.size() > 1 ? 1 : 0;
-  for (size_t i = 1; i < tr.delta.size(); ++i)
-    if (tr.delta[i] > tr.delta[tr.best]) tr.best = i;
+  return pass;
+}
+
+std::vector<double> deltas(const std::vector<std::vector<double>>& values, const std::vector<TaskSpec>& tasks) {
+  std::vector<bool> higher;
+  for (auto& t : tasks) higher.push_back(t.higher_is_better);
+  std::vector<double> out;
+  for (auto& v : values) out.push_back(delta_ttt(values[0], v, higher));
+  return out;
+}
+
+}  // namespace
+
+StepSelection step_selection(const Experiment& x) {
+  const auto& ttt = x.section("ttt");
+  auto rule = parse_step_selection(ttt.get_string("select"));
+  if (rule.rule == StepSelection::Rule::Step) {
+    const auto steps = evaluated_steps(ttt.get_int("steps"), ttt.get_int("eval_every"));
+    if (std::find(steps.begin(), steps.end(), rule.step) == steps.end()) {
+      std::string listed;
+      for (size_t i = 0; i < steps.size() && i < 12; ++i) listed += (i ? ", " : "") + std::to_string(steps[i]);
+      if (steps.size() > 12) listed += ", ..., " + std::to_string(steps.back());
+      throw ConfigError("[ttt] select = \"" + rule.text() + "\": step " + std::to_string(rule.step) +
+                        " is not an evaluated step; with steps = " + std::to_string(ttt.get_int("steps")) +
+                        " and eval_every = " + std::to_string(ttt.get_int("eval_every")) + " they are " + listed);
+    }
+  }
+  if (rule.rule == StepSelection::Rule::Validation && ttt.get_int("validation_size") < 1)
+    throw ConfigError("[ttt] select = \"validation\" needs [ttt] validation_size ≥ 1 (the labelled target images "
+                      "held out to choose the step); it is 0");
+  return rule;
+}
+
+std::array<std::int64_t, 2> test_time_size(const Experiment& x, const Dataset& source, const Dataset& target) {
+  const auto fixed = x.section("ttt").get_int_list("grid_size");
+  if (!fixed.empty()) {
+    if (fixed.size() != 2)
+      throw ConfigError("[ttt] grid_size: expected [H, W] (two sizes), got " + std::to_string(fixed.size()) + " values");
+    return {fixed[0], fixed[1]};
+  }
+  if (x.section("ttt").get_string("grid") != "target") return source.image_size();
+  auto size = target.image_size();
+  if (size[0] <= 0 || size[1] <= 0)
+    throw ConfigError("[ttt] grid = \"target\": the target dataset's images vary in size (" + target.describe() +
+                      "); the model needs one size: use grid = \"source\", or give the target dataset a fixed size");
+  return size;
+}
+
+Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const std::string& method_name,
+                 const fs::path& checkpoint) {
+  const auto& ttt = x.section("ttt");
+  const auto rule = step_selection(x);  // before anything is built
+  start_sharded_adaptation(x);  // distributed launch: join the ranks; online is refused
+  LocalBatchNorm local_batch_norm;  // adaptation episodes never synchronise BatchNorm over ranks
+  const std::int64_t seed = x.section("run").get_int("seed");
+  torch::manual_seed(static_cast<std::uint64_t>(seed));
+  Run s = open_run(x, registry, method_name, checkpoint);
+  const std::string protocol = ttt.get_string("protocol");
+  const std::int64_t steps = ttt.get_int("steps");
+  const auto eval_steps = evaluated_steps(steps, ttt.get_int("eval_every"));
+
+  Trajectory tr;
+  tr.method = method_name;
+  tr.protocol = protocol;
+  tr.tasks = s.tasks;
+  tr.steps = eval_steps;
+  tr.seed = seed;
+  tr.grid_size = s.built.model->train_size();
+  tr.fused_size = s.built.model->feature_info().fused_size;
+  logger()->info("adapting with '{}' ({} protocol, {} steps, optimizer {} lr {:g}, {} adapted tensors, {} grid {})",
+                 method_name, protocol, steps, s.session->policy().optimizer.name, s.session->policy().optimizer.lr,
+                 s.session->adapted_parameters().size(), ttt.get_string("grid"), size_text(tr.grid_size));
+  auto t0 = Clock::now();
+
+  // select = validation: the first validation_size target images (in dataset order, before shuffling
+  // and max_batches, which apply within each split) are a labelled validation split; the step is
+  // chosen on it and the remaining images are the evaluated set, so their labels never pick the step.
+  std::shared_ptr<Dataset> evaluated = s.target;
+  bool fresh = true;
+  // The session's counters before the evaluated pass: the validation pass's steps are not the run's.
+  std::int64_t updates0 = 0, diverged0 = 0, predicts0 = 0;
+  double step_s0 = 0.0, predict_s0 = 0.0;
+  if (rule.rule == StepSelection::Rule::Validation) {
+    const auto held = ttt.get_int("validation_size");
+    const auto n = s.target->size();
+    if (held >= n)
+      throw ConfigError("[ttt] validation_size = " + std::to_string(held) + " holds out every target image (the target set has " +
+                        std::to_string(n) + "); it must leave images to evaluate");
+    auto validation = std::make_shared<DatasetSubset>(s.target, 0, held, "validation split");
+    evaluated = std::make_shared<DatasetSubset>(s.target, held, n - held, "evaluated split");
+    s.recording = false;
+    auto v = run_protocol(x, s, validation, eval_steps, fresh, "validate [" + method_name + "]");
+    s.recording = true;
+    fresh = false;
+    updates0 = s.session->updates();
+    diverged0 = s.session->diverged_steps();
+    predicts0 = s.session->predict_calls();
+    step_s0 = s.session->step_seconds();
+    predict_s0 = s.session->predict_seconds();
+    tr.validation_images = v.images;
+    tr.validation_values = v.values;
+    tr.validation_delta = deltas(v.values, s.tasks);
+    torch::manual_seed(static_cast<std::uint64_t>(seed));  // the evaluated pass draws as it would alone
+  }
+  auto pass = run_protocol(x, s, evaluated, eval_steps, fresh, "adapt [" + method_name + "]");
+  tr.batches = pass.batches;
+  tr.images = pass.images;
+  tr.values = pass.values;
+
+  tr.seconds = seconds_since(t0);
+  tr.affinity = affinity_report(s.affinity_source, s.affinity_before, s.affinity_after);
+  all_reduce_losses(s.loss_sum, s.loss_count, steps, run_device(x));  // distributed: over every rank's episodes
+  for (size_t i = 0; i < s.loss_sum.size(); ++i)
+    tr.loss.push_back(s.loss_count[i] > 0 ? s.loss_sum[i] / static_cast<double>(s.loss_count[i]) : std::nan(""));
+  const auto& session = *s.session;
+  tr.updates = session.updates() - updates0;
+  tr.nonfinite_steps = session.diverged_steps() - diverged0;
+  const auto stepped = tr.updates + tr.nonfinite_steps;
+  const auto predicts = session.predict_calls() - predicts0;
+  tr.step_ms = stepped > 0 ? 1000.0 * (session.step_seconds() - step_s0) / static_cast<double>(stepped) : 0.0;
+  tr.predict_ms = predicts > 0 ? 1000.0 * (session.predict_seconds() - predict_s0) / static_cast<double>(predicts) : 0.0;
+  // Distributed: every rank's updates (timings stay this rank's); in single_batch_then_eval all ranks made the same ones.
+  if (protocol != "single_batch_then_eval") all_reduce_counts({&tr.updates, &tr.nonfinite_steps}, run_device(x));
+  tr.delta = deltas(tr.values, s.tasks);
+  tr.best = best_step_index(tr.delta);  // the oracle: chosen on the evaluated labels
+  tr.select(rule);
   if (tr.nonfinite_steps > 0)
     logger()->warn("method '{}': {} adaptation steps diverged (non-finite loss, gradients or weights, or an exploding "
                    "update) and were undone", method_name, tr.nonfinite_steps);
@@ -230,10 +390,11 @@ std::vector<std::pair<TaskSpec, double>> evaluate(const Experiment& x, const Com
                                                   const fs::path& checkpoint, const std::string& role) {
   torch::manual_seed(static_cast<std::uint64_t>(x.section("run").get_int("seed")));
   const std::string method = x.section("ttt").get_string("method");
-  Run s = open_run(x, registry, method, checkpoint, /*with_affinity=*/false, /*predict_norm=*/NormMode::Eval);
+  Run s = open_run(x, registry, method, checkpoint, /*with_affinity=*/false, /*predict_norm=*/NormMode::Eval,
+                   /*on_source=*/role == "source");
   auto data = role == "source" ? s.source : s.target;
   DataLoader loader(data, loader_options(x, x.section("ttt").get_int("batch"), false, false));
-  Accumulators acc = fresh(s.tasks);
+  Accumulators acc = fresh_accumulators(s.tasks);
   Batch b;
   while (loader.next(b)) s.predict_into(acc, b);
   std::vector<std::pair<TaskSpec, double>> out;

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "engine/compute_mode.hpp"
 #include "engine/plugin_call.hpp"
 #include "s4t/error.hpp"
 #include "run/logging.hpp"
@@ -51,6 +52,10 @@ std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegist
 std::vector<TaskSpec> resolve_tasks(const Experiment& x, const Dataset& source, const Dataset* target) {
   auto names = x.section("tasks").get_string_list("names");
   auto weights = x.section("tasks").get_float_list("loss_weights");
+  // How predictions are scored: the source's TaskSpec (default) or the target's, as the released S4T code
+  // scores by the target's task names (docs/methods.md#fidelity-to-the-released-code).
+  const bool target_metrics = x.section("tasks").get_string("metric_spec") == "target";
+  const bool clamp_depth = x.section("tasks").get_bool("clamp_depth");
   auto find = [](const std::vector<TaskSpec>& all, const std::string& name) -> const TaskSpec* {
     for (auto& t : all)
       if (t.name == name) return &t;
@@ -76,7 +81,15 @@ std::vector<TaskSpec> resolve_tasks(const Experiment& x, const Dataset& source, 
                           std::to_string(spec.channels) + " vs " + std::to_string(u->channels) +
                           " channels; classes [" + join(spec.class_names) + "] vs [" + join(u->class_names) +
                           "]); map both to the shared label space");
+      if (target_metrics) {
+        spec.metric = u->metric;
+        spec.higher_is_better = u->higher_is_better;
+        spec.activation = u->activation;
+        spec.clamp_nonnegative = u->clamp_nonnegative;
+        spec.unit = u->unit;
+      }
     }
+    if (!clamp_depth) spec.clamp_nonnegative = false;
     out.push_back(spec);
   }
   return out;
@@ -111,9 +124,12 @@ BuiltModel build_model(const Experiment& x, const ComponentRegistry& registry, c
   ctx.device = run_device(x);
   ctx.config_dir = x.config_dir;
   ctx.seed = static_cast<std::uint64_t>(x.section("run").get_int("seed"));
-  return compose_model(registry, ctx,
-                       {x.backbone.name, x.backbone.options, x.head.name, x.head.options, method_name,
-                        x.method_options(method_name)});
+  auto built = compose_model(registry, ctx,
+                             {x.backbone.name, x.backbone.options, x.head.name, x.head.options, method_name,
+                              x.method_options(method_name)});
+  // [run] memory_format: weights converted once, in place (optimizers and snapshots see the same tensors).
+  to_memory_format(built.model->root(), compute_mode(x).channels_last);
+  return built;
 }
 
 LoaderOptions loader_options(const Experiment& x, std::int64_t batch, bool shuffle, bool drop_last,

@@ -125,8 +125,8 @@ std::vector<fs::path> plot_curves(const RunCollection& runs, const fs::path& out
   if (runs.runs.empty()) return files;
   auto table = build_results_table(runs.methods, runs.runs);
   const auto& tasks = table.tasks;
-  std::map<std::string, double> best_step;
-  for (auto& row : table.rows) best_step[row.name] = row.best_step_mean;
+  std::map<std::string, double> reported_step;
+  for (auto& row : table.rows) reported_step[row.name] = row.step_mean;
   std::vector<bool> higher;
   for (auto& t : tasks) higher.push_back(t.higher_is_better);
   const std::string base_method = runs.runs.count("none") ? "none" : runs.methods.front();
@@ -144,9 +144,9 @@ std::vector<fs::path> plot_curves(const RunCollection& runs, const fs::path& out
       for (size_t i = 0; i < mean.size(); ++i) data += std::to_string(trs.front().steps[i]) + " " + number(y(mean[i])) + "\n";
       data += "EOD\n";
       plot += std::string(k ? ", " : "") + "$m" + std::to_string(k) + " with linespoints lw 2 pt 7 ps 0.5 title " + gp_quote(m);
-      if (m != "none" && best_step.count(m)) {
-        // the best step of this method (rounded mean over seeds), marked on its own curve
-        long step = std::lround(best_step[m]);
+      if (m != "none" && reported_step.count(m)) {
+        // the reported step of this method (rounded mean over seeds), marked on its own curve
+        long step = std::lround(reported_step[m]);
         for (size_t i = 0; i < mean.size(); ++i)
           if (trs.front().steps[i] == step) best_points += std::to_string(step) + " " + number(y(mean[i])) + "\n";
       }
@@ -154,7 +154,7 @@ std::vector<fs::path> plot_curves(const RunCollection& runs, const fs::path& out
     }
     if (!best_points.empty()) {
       data += "$best << EOD\n" + best_points + "EOD\n";
-      plot += ", $best with points pt 6 ps 2.5 lw 2 lc rgb 'black' title 'best step (Δ_{TTT})'";
+      plot += ", $best with points pt 6 ps 2.5 lw 2 lc rgb 'black' title " + gp_quote("reported step (" + table.selection + ")");
     }
     auto written = render_gnuplot(data + header(title, "TTT step", ylabel) + plot + "\n", out_dir / stem);
     files.insert(files.end(), written.begin(), written.end());

@@ -1,5 +1,6 @@
 #include "report/results_table.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -40,9 +41,13 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 ResultsTable build_results_table(const std::vector<std::string>& methods,
                                  const std::map<std::string, std::vector<Trajectory>>& runs,
-                                 const std::map<std::string, std::string>& failures) {
+                                 const std::map<std::string, std::string>& failures, const std::string& base_mode) {
   ResultsTable table;
   if (methods.empty()) throw Error("no methods to tabulate");
+  if (base_mode != "shared" && base_mode != "step0")
+    throw ConfigError("[compare] base = \"" + base_mode + "\": expected \"shared\" or \"step0\"");
+  table.base = base_mode;
+  const bool own_base = base_mode == "step0";
   auto failed = [&](const std::string& m) { return failures.count(m) != 0; };
   auto failure_row = [&](const std::string& name, const std::string& m) {
     ResultRow row;
@@ -68,8 +73,24 @@ ResultsTable build_results_table(const std::vector<std::string>& methods,
   std::vector<std::vector<double>> base(seeds);
   for (size_t s = 0; s < seeds; ++s) base[s] = first[s].values.front();
 
+  // The selection rules of the tabulated methods: one names the table's reported step.
+  std::vector<std::string> rules;
+  for (auto& m : methods)
+    if (m != "none" && runs.count(m) && !failed(m))
+      for (auto& tr : runs.at(m))
+        if (std::find(rules.begin(), rules.end(), tr.selection) == rules.end()) rules.push_back(tr.selection);
+  if (rules.empty()) table.selection = first.front().selection;
+  else if (rules.size() == 1) table.selection = rules.front();
+  else {
+    table.selection = "mixed:";
+    for (size_t i = 0; i < rules.size(); ++i) table.selection += (i ? ", " : " ") + rules[i];
+  }
+
+  struct Column {
+    std::vector<double> delta, step;
+  };
   auto add_row = [&](const std::string& name, const std::vector<std::vector<double>>& per_seed_values,
-                     const std::vector<double>& deltas, const std::vector<double>& steps) {
+                     const Column& selected, const Column& oracle, const std::vector<double>& last) {
     ResultRow row;
     row.name = name;
     row.seeds = per_seed_values.size();
@@ -81,13 +102,19 @@ ResultsTable build_results_table(const std::vector<std::string>& methods,
       row.mean.push_back(m);
       row.stddev.push_back(sd);
     }
-    mean_std(deltas, row.delta_mean, row.delta_std);
     double sd;
-    mean_std(steps, row.best_step_mean, sd);
+    mean_std(selected.delta, row.delta_mean, row.delta_std);
+    mean_std(selected.step, row.step_mean, sd);
+    mean_std(oracle.delta, row.oracle_delta_mean, row.oracle_delta_std);
+    mean_std(oracle.step, row.oracle_step_mean, sd);
+    mean_std(last, row.last_delta_mean, row.last_delta_std);
     table.rows.push_back(row);
   };
   if (failed("none")) failure_row("Base", "none");
-  else add_row("Base", base, std::vector<double>(seeds, 0.0), std::vector<double>(seeds, 0.0));
+  else {
+    const Column zero{std::vector<double>(seeds, 0.0), std::vector<double>(seeds, 0.0)};
+    add_row("Base", base, zero, zero, std::vector<double>(seeds, 0.0));
+  }
   for (auto& m : methods) {
     if (m == "none") continue;
     if (failed(m)) {
@@ -97,58 +124,75 @@ ResultsTable build_results_table(const std::vector<std::string>& methods,
     auto& trs = runs.at(m);
     if (trs.size() > seeds) throw Error("method '" + m + "' has more runs than the Base (" + base_method + ")");
     std::vector<std::vector<double>> values;
-    std::vector<double> deltas, steps;
+    Column selected, oracle;
+    std::vector<double> last;
     for (size_t s = 0; s < trs.size(); ++s) {
       auto& tr = trs[s];
-      size_t best = tr.steps.size() > 1 ? 1 : 0;
-      double best_delta = delta_ttt(base[s], tr.values[best], higher);
-      for (size_t i = best + 1; i < tr.steps.size(); ++i) {
-        double d = delta_ttt(base[s], tr.values[i], higher);
-        if (d > best_delta) { best_delta = d; best = i; }
-      }
-      values.push_back(tr.values[best]);
-      deltas.push_back(best_delta);
-      steps.push_back(static_cast<double>(tr.steps[best]));
+      const auto& reference = own_base ? tr.values.front() : base[s];
+      std::vector<double> delta;
+      for (auto& v : tr.values) delta.push_back(delta_ttt(reference, v, higher));
+      // The oracle is the best step against the Base the table uses; the other rules do not look.
+      const size_t best = best_step_index(delta);
+      const size_t chosen = tr.selection == "oracle" ? best : tr.selected;
+      values.push_back(tr.values[chosen]);
+      selected.delta.push_back(delta[chosen]);
+      selected.step.push_back(static_cast<double>(tr.steps[chosen]));
+      oracle.delta.push_back(delta[best]);
+      oracle.step.push_back(static_cast<double>(tr.steps[best]));
+      last.push_back(delta.back());
     }
-    add_row(m, values, deltas, steps);
+    add_row(m, values, selected, oracle, last);
   }
   return table;
 }
 
+std::string ResultsTable::caption() const {
+  const std::string base_text =
+      base == "step0" ? "Δ_TTT of each method against its own step 0 (its model before adaptation, as the released code reports)"
+                      : "Δ_TTT against the Base row (the shared un-adapted source model)";
+  return "Per-task metrics and Δ_TTT at the step [ttt] select = \"" + selection + "\" chooses" +
+         "; oracle = best step on the evaluated labels (the paper's Table 4 protocol, not available at test time); "
+         "last = the final step; " + base_text + ".";
+}
+
+namespace {
+std::string signed_fixed(double v, int digits) { return (v >= 0 ? "+" : "") + fixed_digits(v, digits); }
+}  // namespace
+
 std::string ResultsTable::markdown() const {
   std::ostringstream out;
-  out << "| Method |";
+  out << caption() << "\n\n| Method |";
   for (auto& t : tasks) out << " " << t.name << " " << t.metric_label() << (t.higher_is_better ? " ↑" : " ↓") << " |";
-  out << " Δ_TTT (%) ↑ | best step |\n|---|";
+  out << " Δ_TTT (%) ↑ | step | Δ_TTT oracle (%) | oracle step | Δ_TTT last (%) |\n|---|";
   for (size_t i = 0; i < tasks.size(); ++i) out << "---:|";
-  out << "---:|---:|\n";
+  out << "---:|---:|---:|---:|---:|\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     if (!r.failure.empty()) {
       out << "| " << replace_all(failed_label(r), "|", "\\|") << " |";
-      for (size_t t = 0; t < tasks.size() + 2; ++t) out << " – |";
+      for (size_t t = 0; t < tasks.size() + 5; ++t) out << " – |";
       out << "\n";
       continue;
     }
+    auto pm = [&](double m, double sd, int digits) {
+      return signed_fixed(m, digits) + (r.seeds > 1 ? " ± " + fixed_digits(sd, digits) : "");
+    };
+    auto step = [&](double v) { return i == 0 ? std::string("–") : fixed_digits(v, r.seeds > 1 ? 1 : 0); };
     out << "| " << r.name << " |";
     for (size_t t = 0; t < tasks.size(); ++t) {
       out << " " << fixed_digits(r.mean[t], digits_for(tasks[t]));
       if (r.seeds > 1) out << " ± " << fixed_digits(r.stddev[t], digits_for(tasks[t]));
       out << " |";
     }
-    out << " " << (r.delta_mean >= 0 ? "+" : "") << fixed_digits(r.delta_mean, 2);
-    if (r.seeds > 1) out << " ± " << fixed_digits(r.delta_std, 2);
-    out << " | " << (i == 0 ? std::string("–") : fixed_digits(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " |\n";
+    out << " " << pm(r.delta_mean, r.delta_std, 2) << " | " << step(r.step_mean) << " | "
+        << pm(r.oracle_delta_mean, r.oracle_delta_std, 2) << " | " << step(r.oracle_step_mean) << " | "
+        << pm(r.last_delta_mean, r.last_delta_std, 2) << " |\n";
   }
   return out.str();
 }
 
 std::string ResultsTable::latex() const {
   std::ostringstream out;
-  out << "\\begin{tabular}{l" << std::string(tasks.size() + 2, 'r') << "}\n\\toprule\nMethod";
-  for (auto& t : tasks)
-    out << " & " << t.name << " " << t.metric_label() << (t.higher_is_better ? " $\\uparrow$" : " $\\downarrow$");
-  out << " & $\\Delta_{TTT}$ (\\%) $\\uparrow$ & best step \\\\\n\\midrule\n";
   auto escape = [](std::string s) {
     std::string o;
     for (char c : s) {
@@ -159,22 +203,32 @@ std::string ResultsTable::latex() const {
     }
     return o;
   };
+  out << "% " << caption() << "\n";
+  out << "\\begin{tabular}{l" << std::string(tasks.size() + 5, 'r') << "}\n\\toprule\nMethod";
+  for (auto& t : tasks)
+    out << " & " << t.name << " " << t.metric_label() << (t.higher_is_better ? " $\\uparrow$" : " $\\downarrow$");
+  out << " & $\\Delta_{TTT}$ (\\%) $\\uparrow$ & step & $\\Delta_{TTT}$ oracle (\\%) & oracle step & $\\Delta_{TTT}$ last (\\%) "
+         "\\\\\n\\midrule\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     if (!r.failure.empty()) {
       out << escape(r.name) << " --- failed: " << escape(first_line(r.failure));
-      for (size_t t = 0; t < tasks.size() + 2; ++t) out << " & --";
+      for (size_t t = 0; t < tasks.size() + 5; ++t) out << " & --";
       out << " \\\\\n";
       continue;
     }
+    auto pm = [&](double m, double sd, int digits) {
+      return signed_fixed(m, digits) + (r.seeds > 1 ? " $\\pm$ " + fixed_digits(sd, digits) : "");
+    };
+    auto step = [&](double v) { return i == 0 ? std::string("--") : fixed_digits(v, r.seeds > 1 ? 1 : 0); };
     out << escape(r.name);
     for (size_t t = 0; t < tasks.size(); ++t) {
       out << " & " << fixed_digits(r.mean[t], digits_for(tasks[t]));
       if (r.seeds > 1) out << " $\\pm$ " << fixed_digits(r.stddev[t], digits_for(tasks[t]));
     }
-    out << " & " << (r.delta_mean >= 0 ? "+" : "") << fixed_digits(r.delta_mean, 2);
-    if (r.seeds > 1) out << " $\\pm$ " << fixed_digits(r.delta_std, 2);
-    out << " & " << (i == 0 ? std::string("--") : fixed_digits(r.best_step_mean, r.seeds > 1 ? 1 : 0)) << " \\\\\n";
+    out << " & " << pm(r.delta_mean, r.delta_std, 2) << " & " << step(r.step_mean) << " & "
+        << pm(r.oracle_delta_mean, r.oracle_delta_std, 2) << " & " << step(r.oracle_step_mean) << " & "
+        << pm(r.last_delta_mean, r.last_delta_std, 2) << " \\\\\n";
   }
   out << "\\bottomrule\n\\end{tabular}\n";
   return out.str();
@@ -184,16 +238,21 @@ std::string ResultsTable::csv() const {
   std::ostringstream out;
   out << "method";
   for (auto& t : tasks) out << "," << t.name << "_" << t.metric_label() << "," << t.name << "_std";
-  out << ",delta_ttt,delta_ttt_std,best_step,seeds\n";
+  out << ",delta_ttt,delta_ttt_std,step,oracle_delta_ttt,oracle_delta_ttt_std,oracle_step,last_delta_ttt,"
+         "last_delta_ttt_std,seeds,selection,base\n";
   out.precision(8);
+  const std::string tail = ",\"" + replace_all(selection, "\"", "\"\"") + "\"," + base + "\n";
   for (auto& r : rows) {
     if (!r.failure.empty()) {  // the marked name, no values
-      out << "\"" << replace_all(failed_label(r), "\"", "\"\"") << "\"" << std::string(2 * tasks.size() + 4, ',') << "0\n";
+      out << "\"" << replace_all(failed_label(r), "\"", "\"\"") << "\"" << std::string(2 * tasks.size() + 9, ',') << "0"
+          << tail;
       continue;
     }
     out << r.name;
     for (size_t t = 0; t < tasks.size(); ++t) out << "," << r.mean[t] << "," << r.stddev[t];
-    out << "," << r.delta_mean << "," << r.delta_std << "," << r.best_step_mean << "," << r.seeds << "\n";
+    out << "," << r.delta_mean << "," << r.delta_std << "," << r.step_mean << "," << r.oracle_delta_mean << ","
+        << r.oracle_delta_std << "," << r.oracle_step_mean << "," << r.last_delta_mean << "," << r.last_delta_std << ","
+        << r.seeds << tail;
   }
   return out.str();
 }
@@ -205,8 +264,14 @@ nlohmann::json ResultsTable::json() const {
     if (!r.failure.empty()) j["rows"].push_back({{"method", r.name}, {"failed", r.failure}});
     else
       j["rows"].push_back({{"method", r.name}, {"mean", r.mean}, {"std", r.stddev}, {"delta_ttt", r.delta_mean},
-                           {"delta_ttt_std", r.delta_std}, {"best_step", r.best_step_mean}, {"seeds", r.seeds}});
+                           {"delta_ttt_std", r.delta_std}, {"step", r.step_mean},
+                           {"oracle_delta_ttt", r.oracle_delta_mean}, {"oracle_delta_ttt_std", r.oracle_delta_std},
+                           {"oracle_step", r.oracle_step_mean}, {"last_delta_ttt", r.last_delta_mean},
+                           {"last_delta_ttt_std", r.last_delta_std}, {"seeds", r.seeds}});
   }
+  j["selection"] = selection;
+  j["base"] = base;
+  j["caption"] = caption();
   return j;
 }
 

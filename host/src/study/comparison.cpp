@@ -22,6 +22,7 @@ ComparisonResult run_comparison(const Experiment& config, const ComponentRegistr
   if (methods.empty() || seeds.empty()) throw ConfigError("compare needs at least one method and one seed");
   if (std::find(methods.begin(), methods.end(), "none") == methods.end()) methods.insert(methods.begin(), "none");
   for (auto& m : methods) config.method_options(m);
+  step_selection(config);  // a bad [ttt] select stops the comparison before anything trains
   // Each method and seed has one run directory: a repeat would overwrite its own results.
   for (size_t i = 0; i < methods.size(); ++i)
     if (std::find(methods.begin(), methods.begin() + i, methods[i]) != methods.begin() + i)
@@ -64,7 +65,7 @@ ComparisonResult run_comparison(const Experiment& config, const ComponentRegistr
       }
     }
   }
-  result.table = build_results_table(methods, result.runs, result.failures);
+  result.table = build_results_table(methods, result.runs, result.failures, x.section("compare").get_string("base"));
   write_file_atomically(top.path() / "results.md", result.table.markdown());
   write_file_atomically(top.path() / "results.csv", result.table.csv());
   write_file_atomically(top.path() / "results.tex", result.table.latex());

@@ -1,6 +1,7 @@
 #pragma once
 // One comparison: for every seed, train what each method needs (methods without a source-time module
-// share the Base checkpoint), adapt each on the target set with the same protocol, tabulate. A method
+// share the Base checkpoint), adapt each on the target set with the same protocol, tabulate at the step
+// [ttt] select chooses, against the Base [compare] base names (report/results_table.hpp). A method
 // that fails is recorded (adapt/<method>/failed.json, a failure row in the table) and the others go on.
 #include <cstdint>
 #include <filesystem>

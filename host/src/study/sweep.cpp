@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/experiment.hpp"
+#include "engine/adapter.hpp"
 #include "run/logging.hpp"
 #include "run/run_directory.hpp"
 #include "s4t/state_dict.hpp"
@@ -39,6 +40,7 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
     point.set_override("run.name=\"" + name + "/sweep-" + key + "-" + safe + "\"");
     try {
       points.push_back(validate_experiment(point, registry));
+      step_selection(points.back());  // e.g. --key ttt.steps moving past a fixed select = step:N
     } catch (const ConfigError& e) {
       throw ConfigError("--values: " + key + " = " + value + ": " + e.what());
     }
@@ -50,7 +52,12 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
     logger()->info("##### sweep {} = {} #####", key, value);
     auto comparison = run_comparison(points[v], registry, methods, seeds, command_line);
     if (!header_done) {
-      result.table = "| " + key + " |";
+      result.summary["selection"] = comparison.table.selection;
+      result.summary["base"] = comparison.table.base;
+      result.table = "Δ_TTT (%) at the step [ttt] select = \"" + comparison.table.selection + "\" chooses" +
+                     " (oracle and last step in sweep.json); " +
+                     (comparison.table.base == "step0" ? "each method against its own step 0" : "against the shared Base") +
+                     ".\n\n| " + key + " |";
       std::string rule = "|---|";
       for (auto& m : comparison.methods)
         if (m != "none") {
@@ -72,8 +79,10 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
         result.any_failed = true;
         continue;
       }
-      nlohmann::json r{{"delta_ttt", row.delta_mean}, {"delta_ttt_std", row.delta_std}, {"best_step", row.best_step_mean},
-                       {"per_task", row.mean}};
+      nlohmann::json r{{"delta_ttt", row.delta_mean},        {"delta_ttt_std", row.delta_std},
+                       {"step", row.step_mean},              {"per_task", row.mean},
+                       {"oracle_delta_ttt", row.oracle_delta_mean}, {"oracle_step", row.oracle_step_mean},
+                       {"last_delta_ttt", row.last_delta_mean}};
       std::vector<double> first_losses;
       for (auto& t : comparison.runs.at(row.name))
         if (!t.loss.empty() && std::isfinite(t.loss.front())) first_losses.push_back(t.loss.front());

@@ -1,6 +1,7 @@
 #pragma once
-// A sweep: one comparison per value of a config key, summarised as Δ_TTT per method and value
-// (sweep.json, sweep.md in <output_dir>/<run name>/).
+// A sweep: one comparison per value of a config key, summarised as Δ_TTT per method and value at the
+// step [ttt] select chooses, with the oracle and last-step Δ_TTT beside it in sweep.json (sweep.json,
+// sweep.md in <output_dir>/<run name>/).
 #include <cstdint>
 #include <filesystem>
 #include <string>

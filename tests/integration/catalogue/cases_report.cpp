@@ -45,6 +45,14 @@ std::vector<Case> report_cases() {
       {"key 'name' not found"});
   bad("metrics.json trajectory of a missing task", R"({"method": "tent", "tasks": [)" + std::string(kTask) +
       R"(], "steps": [0], "trajectory": {}, "delta_ttt": [0]})", {"key 'depth' not found"});
+  // A selection this version does not know, or one naming a step the file lacks.
+  const std::string tent_front = kTent.substr(0, kTent.size() - 1);
+  bad("metrics.json selection of an unknown rule", tent_front + R"(, "selection": {"rule": "best", "step": 1}})",
+      {"\"selection\"", "[ttt] select"});
+  bad("metrics.json selection of a step not evaluated", tent_front + R"(, "selection": {"rule": "last", "step": 5}})",
+      {"names step 5"});
+  c.push_back({"report with --base of another value", "", {write(kNonePath, kNone), write(kTentPath, kTent)},
+               report + " --base own", 2, {"--base 'own'", "shared or step0"}, {"r/report/results.md"}});
   c.push_back({"metrics.json seeds with other steps", "",
                {write(kNonePath, kNone), write(kTentPath, kTent),
                 write("r/seed-1/adapt/tent/metrics.json", metrics("tent", "[0, 1]", "[1.0, 0.9]", "[0.0, 10.0]"))},
