@@ -14,7 +14,9 @@ packages=(
   libopenblas0-pthread              # fast BLAS: the reference libblas3 is ~9x slower
   libopencv-dev libpng-dev libmatio-dev  # image and .mat decoding for the dataset plugins
   zlib1g-dev                        # CRC-32 checks of checkpoints
+  libgloo-dev                       # Gloo headers for distributed runs (LibTorch's c10d includes them)
   gnuplot-nox                       # figures for `s4t report`
+  clang libclang-rt-14-dev          # libFuzzer + ASan/UBSan runtimes for scripts/fuzz.sh (docs/fuzzing.md)
 )
 
 missing=()

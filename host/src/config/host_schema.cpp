@@ -11,6 +11,12 @@ std::map<std::string, Schema> build() {
       .add_int("seed", 0, "random seed for data order, initialisation and TBS masks", 0)
       .add_string("device", "cpu", "cpu, cuda or cuda:N")
       .add_int("threads", 0, "CPU threads for LibTorch (0 = all cores)", 0)
+      .add_string("precision", "fp32", "fp32, or bf16 (autocast: matmuls/convolutions in bfloat16, weights and losses in fp32)",
+                  {"fp32", "bf16"})
+      .add_string("memory_format", "contiguous", "contiguous (NCHW) or channels_last (NHWC) weights and images",
+                  {"contiguous", "channels_last"})
+      .add_string("backend", "gloo", "collective backend of distributed runs: gloo (CPU) or nccl (CUDA)", {"gloo", "nccl"})
+      .add_int("dist_timeout_s", 120, "seconds a distributed run waits for a missing or dead rank before it stops with an error", 1)
       .add_string("log_level", "info", "trace, debug, info, warn or error",
                   {"trace", "debug", "info", "warn", "error"})
       .add_bool("progress", true, "progress bars on a terminal (plain log lines otherwise)");
@@ -20,7 +26,10 @@ std::map<std::string, Schema> build() {
       .add_string("head", "conv1x1", "task head plugin (its options go in [head.<name>])");
   s["tasks"]
       .add_string_list("names", {"semseg", "depth", "normals", "edge"}, "tasks of the multi-task network, in order")
-      .add_float_list("loss_weights", {}, "per-task loss weights in the order of names (empty = each task's default weight)", 0.0);
+      .add_float_list("loss_weights", {}, "per-task loss weights in the order of names (empty = each task's default weight)", 0.0)
+      .add_string("metric_spec", "source", "how predictions are scored (metric, activation, depth clamp, unit): as the source dataset's task declares it (source) or as the target's (target, as the released code does: sigmoid edges on NYUD/PASCAL, raw edges on Taskonomy)",
+                  {"source", "target"})
+      .add_bool("clamp_depth", true, "clamp predictions at 0 before the metric for tasks that declare it (depth); false never clamps (the released code on Taskonomy's depth_zbuffer)");
   s["data"]
       .add_int("workers", 2, "loader threads that decode samples", 0, 64)
       .add_int("prefetch", 4, "batches prepared ahead of the model", 1, 64)
@@ -36,7 +45,8 @@ std::map<std::string, Schema> build() {
       .add_int("checkpoint_every", 1000, "iterations between checkpoints (0 = only at the end)", 0)
       .add_int("log_every", 100, "iterations between loss log lines", 1)
       .add_int("post_training_batches", 0, "source batches for methods' post-training (0 = one epoch)", 0)
-      .add_bool("shuffle", true, "shuffle the source set each epoch");
+      .add_bool("shuffle", true, "shuffle the source set each epoch")
+      .add_bool("sync_batchnorm", false, "distributed runs: BatchNorm statistics computed over the batches of every rank");
   s["ttt"]
       .add_string("method", "none", "method used by `s4t adapt` (its options go in [method.<name>])")
       .add_string("protocol", "episodic", "episodic (reset per batch), online (carry weights) or single_batch_then_eval",
@@ -49,10 +59,17 @@ std::map<std::string, Schema> build() {
       .add_string("checkpoint", "", "source checkpoint to adapt (empty = the run's own)")
       .add_bool("skip_nonfinite", true, "skip steps whose loss or gradients are NaN/Inf and count them")
       .add_bool("affinity", true, "task-affinity matrices of the method's task latents (source, target before/after)")
-      .add_int("affinity_batches", 4, "source batches used for the source affinity matrix", 1);
+      .add_int("affinity_batches", 4, "source batches used for the source affinity matrix", 1)
+      .add_string("grid", "source", "image size the model is built for at test time (the fused-feature grid is size/4): source (the source training size) or target (the target's image size, as the released code does)",
+                  {"source", "target"})
+      .add_int_list("grid_size", {}, "[H, W] the test-time model is built for, overriding grid (empty = as grid says); the released NYUD-v2 configs build for the 448x576 training crop while testing on 480x640 images", 1)
+      .add_string("select", "last", "step a table reports: last (the final step), step:N, validation (best Δ_TTT on a labelled target validation split disjoint from the evaluated images) or oracle (best Δ_TTT on the evaluated images themselves: uses their labels)")
+      .add_int("validation_size", 0, "target images held out as the validation split when select = validation (0 = none held out)", 0);
   s["compare"]
       .add_string_list("methods", {"none"}, "methods compared by `s4t compare` (\"none\" is the Base row)")
-      .add_int_list("seeds", {0}, "seeds; tables show mean ± std over them", 0);
+      .add_int_list("seeds", {0}, "seeds; tables show mean ± std over them", 0)
+      .add_string("base", "shared", "Base row: shared (the separately trained `none` source model) or step0 (each method's own model before adaptation, as the released code reports)",
+                  {"shared", "step0"});
   return s;
 }
 }  // namespace

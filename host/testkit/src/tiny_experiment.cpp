@@ -41,6 +41,7 @@ TinyExperiment::TinyExperiment(Recipe recipe) : impl_(std::make_unique<Impl>(std
   ctx.tasks = r.tasks;
   ctx.train_size = r.image_size;
   ctx.seed = r.seed;
+  ctx.device = r.device;
   auto& plugins = impl_->plugins;  // options() first: an unknown name gets the kit's message
   auto built = host::compose_model(registry, ctx,
                                    {r.backbone, plugins.options(ComponentKind::Backbone, r.backbone, r.backbone_options),
@@ -68,7 +69,13 @@ std::map<std::string, std::int64_t> TinyExperiment::parameter_counts() const { r
 
 Batch TinyExperiment::random_batch(std::int64_t n, std::uint64_t seed, std::array<std::int64_t, 2> size) const {
   if (size[0] <= 0 || size[1] <= 0) size = impl_->recipe.image_size;
-  return testkit::random_batch(tasks(), n, size, seed);
+  auto batch = testkit::random_batch(tasks(), n, size, seed);
+  const auto& device = impl_->recipe.device;
+  if (device.is_cpu()) return batch;
+  batch.images = batch.images.to(device);
+  for (auto& [name, t] : batch.targets) t = t.to(device);
+  for (auto& [name, t] : batch.masks) t = t.to(device);
+  return batch;
 }
 
 at::Tensor TinyExperiment::source_loss(const Batch& batch, std::map<std::string, at::Tensor>* main_losses) {

@@ -80,6 +80,8 @@ struct Recipe {
   std::array<std::int64_t, 2> image_size{32, 32};  ///< the training size (BuildContext::train_size)
   /// torch::manual_seed(seed) before building, as a run seeds before composing; also BuildContext::seed.
   std::uint64_t seed = 0;
+  /// Where the model is built and random_batch() puts its tensors (BuildContext::device), e.g. at::kCUDA.
+  at::Device device = at::Device(at::kCPU);
   /// The method's label in error messages is filled in from the registry when left at its default.
   host::SessionOptions session;
   /// Searched before $S4T_TEST_PLUGIN_DIR, $S4T_PLUGIN_PATH and the SDK's plugin folder.
@@ -111,7 +113,8 @@ class TinyExperiment {
   /// Parameter counts "backbone", "heads", "method", "total".
   std::map<std::string, std::int64_t> parameter_counts() const;
 
-  /// `n` random images with random valid targets for every task (seeded); size {0, 0} = the recipe's.
+  /// `n` random images with random valid targets for every task (seeded, drawn on the CPU, so the same on
+  /// every device), on the recipe's device; size {0, 0} = the recipe's.
   Batch random_batch(std::int64_t n, std::uint64_t seed = 0, std::array<std::int64_t, 2> size = {0, 0}) const;
   /// The host trainer's objective on `batch` in train mode: supervised losses of the main outputs (plus
   /// "<task>@ds<k>" deep-supervision terms) passed to the method's source_objective. `main_losses`
