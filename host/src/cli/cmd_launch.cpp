@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "distributed/launch_environment.hpp"
 #include "distributed/process_group.hpp"
 #include "run/logging.hpp"
 #include "s4t/error.hpp"
@@ -52,24 +53,6 @@ int parse_int(const std::string& option, const std::string& text, int min, int m
   }
   throw ConfigError("s4t launch: " + option + " '" + text + "' is not valid; expected an integer in " +
                     std::to_string(min) + ".." + std::to_string(max));
-}
-
-// A port nobody listens on now: bind port 0 on the loopback and read what the kernel chose.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Error("s4t launch: cannot create a socket to find a free port: " + std::string(std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw Error("s4t launch: cannot find a free port on 127.0.0.1: " + std::string(std::strerror(errno)));
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string describe_status(int rank, int status) {
@@ -123,7 +106,7 @@ int cmd_launch(const std::vector<std::string>& args) {
   if (command.empty()) throw ConfigError("s4t launch: no command after --, e.g. `s4t launch --nproc 2 -- train CONFIG`");
   if (command.front() == "launch") throw ConfigError("s4t launch: the command after -- cannot be launch itself");
   if (nproc > 1 && !distributed_support_compiled()) throw Error("s4t launch: " + no_distributed_support_message());
-  if (port == 0) port = free_port();
+  if (port == 0) port = free_local_port();
 
   // Everything the children need is built before fork(): between fork and exec only async-signal-safe calls.
   std::vector<std::string> argv_text{"s4t"};

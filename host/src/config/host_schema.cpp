@@ -36,7 +36,7 @@ std::map<std::string, Schema> build() {
       .add_bool("pin_memory", true, "pin batches in page-locked memory when the device is CUDA");
   s["train"]
       .add_int("iterations", 60000, "source training iterations", 0)
-      .add_int("batch", 8, "source batch size", 1)
+      .add_int("batch", 8, "source batch size: the global batch, split evenly over the ranks of a distributed run", 1)
       .add_string("optimizer", "adam", "source optimizer", {"adam", "sgd"})
       .add_float("lr", 2e-5, "source learning rate", 0.0)
       .add_float("weight_decay", 1e-6, "source weight decay", 0.0)
@@ -46,7 +46,7 @@ std::map<std::string, Schema> build() {
       .add_int("log_every", 100, "iterations between loss log lines", 1)
       .add_int("post_training_batches", 0, "source batches for methods' post-training (0 = one epoch)", 0)
       .add_bool("shuffle", true, "shuffle the source set each epoch")
-      .add_bool("sync_batchnorm", false, "distributed runs: BatchNorm statistics computed over the batches of every rank");
+      .add_bool("sync_batchnorm", true, "distributed runs: BatchNorm statistics over the whole global batch (every rank's share), so W ranks train as one process does; false = per-rank statistics (DistributedDataParallel's default)");
   s["ttt"]
       .add_string("method", "none", "method used by `s4t adapt` (its options go in [method.<name>])")
       .add_string("protocol", "episodic", "episodic (reset per batch), online (carry weights) or single_batch_then_eval",

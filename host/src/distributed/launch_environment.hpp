@@ -39,4 +39,8 @@ bool is_primary_process();
 /// range that is not "a" or "a-b" with a <= b.
 std::vector<std::string> expand_slurm_nodelist(const std::string& list);
 
+/// A TCP port nobody listens on now on 127.0.0.1 (the kernel's choice for port 0): what `s4t launch`
+/// gives its workers when no --master-port is set.
+int free_local_port();
+
 }  // namespace s4t::host

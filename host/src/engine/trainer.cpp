@@ -190,8 +190,15 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
     agree(*group, start, "the iteration source training [" + method_name + "] starts from", kSharedRunDirHint);
     broadcast_module_state(*group, model.root(), true, true);
   }
-  auto options = loader_options(x, train.get_int("batch"), train.get_bool("shuffle"), true);
-  if (group) {  // [train] batch is per rank: each rank reads its shard of every epoch
+  // [train] batch is the global batch: W ranks each read batch / W samples of their shard of every epoch
+  // (rank r takes positions r, r+W, ...), so a step sees the same samples as one process does.
+  const std::int64_t global_batch = train.get_int("batch");
+  const std::int64_t world = group ? group->world_size() : 1;
+  if (global_batch % world != 0)
+    throw ConfigError("[train] batch = " + std::to_string(global_batch) + " is the global batch and must split evenly over the " +
+                      std::to_string(world) + " ranks of this run; use a multiple of " + std::to_string(world));
+  auto options = loader_options(x, global_batch / world, train.get_bool("shuffle"), true);
+  if (group) {
     options.shard_index = group->rank();
     options.shard_count = group->world_size();
   }
@@ -209,7 +216,7 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       if (p.requires_grad()) trained.push_back(p);
     sync = std::make_unique<GradientSync>(group, trained);
     logger()->info("data-parallel training on {} ranks: {} samples per step ({} per rank), gradients in {} bucket(s)",
-                   group->world_size(), train.get_int("batch") * group->world_size(), train.get_int("batch"),
+                   group->world_size(), global_batch, global_batch / world,
                    sync->bucket_count());
   }
   SyncBatchNormScope sync_bn(group && train.get_bool("sync_batchnorm"));
@@ -342,7 +349,7 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
   }
   summary["checkpoint"] = ckpt.string();
   summary["world_size"] = group ? group->world_size() : 1;
-  summary["samples_per_step"] = train.get_int("batch") * (group ? group->world_size() : 1);
+  summary["samples_per_step"] = train.get_int("batch");
   summary["images_per_second"] = seconds > 0 ? static_cast<double>((iterations - start) * summary["samples_per_step"].get<std::int64_t>()) / seconds : 0.0;
   if (group) summary["replicas_identical"] = true;  // check_replicas above threw otherwise
   if (primary) write_json(dir / "done.json", summary);

@@ -3,19 +3,16 @@
 // process; the model has no BatchNorm, so nothing depends on batch statistics), k Adam steps leave the
 // replicas bit-identical and equal to one-process training, and a lost rank is named in the error.
 #include <ATen/ATen.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <thread>
 
 #include "distributed/gradient_sync.hpp"
+#include "distributed/launch_environment.hpp"
 #include "distributed/process_group.hpp"
 #include "s4t/error.hpp"
 #include "s4t_testkit/doctest.hpp"
@@ -24,18 +21,6 @@ using namespace s4t;
 using namespace s4t::host;
 
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 LaunchEnvironment rank_env(int rank, int port, int world = 2) {
   LaunchEnvironment env;
@@ -122,7 +107,7 @@ TEST_CASE("the synchronised gradient is the mean of the two batch-4 halves' grad
     ref->loss(data.x.narrow(0, 4 * r, 4), data.y.narrow(0, 4 * r, 4), r == 1).backward();
     for (auto& p : ref->parameters()) halves[r].push_back(p.grad().defined() ? p.grad().clone() : at::Tensor());
   }
-  const int port = free_port();
+  const int port = free_local_port();
   std::vector<std::vector<at::Tensor>> synced(2);
   std::size_t buckets = 0, overlapped = 0;
   two_ranks([&](int r) {
@@ -168,7 +153,7 @@ TEST_CASE("k Adam steps on 2 ranks x batch 4 give the same weights on both ranks
       adam.step();
     }
   }
-  const int port = free_port();
+  const int port = free_local_port();
   std::shared_ptr<Net> nets[2];
   two_ranks([&](int r) {
     auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(20));
@@ -197,7 +182,7 @@ TEST_CASE("k Adam steps on 2 ranks x batch 4 give the same weights on both ranks
 
 TEST_CASE("a stop request on one rank stops both at the same step") {
   if (!distributed_support_compiled()) return;
-  const int port = free_port();
+  const int port = free_local_port();
   bool stopped[2] = {false, false};
   two_ranks([&](int r) {
     auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(20));
@@ -216,7 +201,7 @@ TEST_CASE("a rank that stops with an error, or goes silent, is named by the othe
   if (!distributed_support_compiled()) return;
   for (bool announce : {true, false}) {
     CAPTURE(announce);
-    const int port = free_port();
+    const int port = free_local_port();
     std::string message;
     auto t0 = std::chrono::steady_clock::now();
     two_ranks([&](int r) {
@@ -248,7 +233,7 @@ TEST_CASE("a rank that never joins is named within the timeout") {
   auto t0 = std::chrono::steady_clock::now();
   std::string message;
   try {
-    DistributedGroup alone(rank_env(0, free_port()), settings(2));
+    DistributedGroup alone(rank_env(0, free_local_port()), settings(2));
   } catch (const Error& e) {
     message = e.what();
   }

@@ -10,7 +10,7 @@
 using namespace s4t;
 using namespace s4t::test;
 
-TEST_CASE("s4t plugin: test-time gradients (backbone, latents, TBS; not the heads) and a falling loss over 10 SGD steps") {
+TEST_CASE("s4t plugin: test-time gradients (backbone, latents, TBS, not the heads) and a falling loss over 10 SGD steps") {
   SUBCASE("test-time gradients reach backbone, latent projection and TBS, not the heads") {
     auto s = make_setup(2);
     auto& root = s.model->root();
