@@ -174,7 +174,7 @@ TEST_CASE("k Adam steps on 2 ranks x batch 4 give the same weights on both ranks
   for (std::size_t k = 0; k < a.size(); ++k) {
     CAPTURE(a[k].key());
     CHECK(at::equal(a[k].value(), b[k].value()));
-    CHECK(at::allclose(a[k].value(), c[k].value(), 1e-4, 1e-5));
+    CHECK(at::allclose(a[k].value(), c[k].value(), 1e-5, 1e-6));  // the issue's 1e-5
   }
   // Adam moved the trained weights (the check above is not trivially true).
   CHECK_FALSE(at::allclose(nets[0]->conv->weight, make_net()->conv->weight));
