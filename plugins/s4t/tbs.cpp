@@ -16,6 +16,7 @@
 
 #include <cmath>
 
+#include "s4t/collectives.hpp"
 #include "s4t/error.hpp"
 #include "patch_embedding.hpp"
 #include "token_mask.hpp"
@@ -127,7 +128,12 @@ at::Tensor TaskBehaviorSynchronizerImpl::forward(const at::Tensor& latents) {
   t = t.flatten(2).transpose(1, 2).add(pos_embed);  // B×N×D
 
   // Encoder on the visible tokens only.
-  auto mask = random_token_mask(b, n, visible_, t.device());
+  // Data-parallel source training with synchronised statistics: the ranks act as one process on the
+  // global batch, the masks included (docs/distributed.md).
+  const auto group = s4t::collectives();
+  const bool global = group && group->world_size() > 1 && s4t::sync_batch_norm_enabled();
+  auto mask = global ? random_token_mask(b, n, visible_, t.device(), group->rank(), group->world_size())
+                     : random_token_mask(b, n, visible_, t.device());
   t = t.gather(1, mask.keep.unsqueeze(-1).expand({b, visible_, d}));
   for (auto& blk : *blocks) t = blk->as<BlockImpl>()->forward(t);
   t = norm->forward(t);

@@ -31,9 +31,14 @@ struct TokenMask {
 /// MAE's random masking: uniform noise per token from the global torch RNG of `device` (so the run's
 /// seed controls it), ascending argsort, keep the `visible` tokens with the smallest noise. A fresh
 /// draw on every call; no host synchronisation.
+/// `rank` of `world` (> 1): this batch is rank `rank`'s share of a global batch of batch·world samples
+/// whose sample W·j + rank is its sample j (the sharded loader's layout); the noise is drawn for the
+/// whole global batch, as one process would, and this rank takes its rows, so W ranks mask exactly
+/// as one process does (every rank's RNG holds the same state).
 inline TokenMask random_token_mask(std::int64_t batch, std::int64_t tokens, std::int64_t visible,
-                                   const at::Device& device) {
-  auto noise = at::rand({batch, tokens}, at::TensorOptions().device(device).dtype(at::kFloat));
+                                   const at::Device& device, std::int64_t rank = 0, std::int64_t world = 1) {
+  auto noise = at::rand({batch * world, tokens}, at::TensorOptions().device(device).dtype(at::kFloat));
+  if (world > 1) noise = noise.view({batch, world, tokens}).select(1, rank);
   const std::int64_t dim = 1;
   auto shuffle = at::argsort(noise, dim, /*descending=*/false);
   auto restore = at::argsort(shuffle, dim, /*descending=*/false);

@@ -39,6 +39,15 @@ TEST_CASE("s4t plugin: token masking (floor(N(1-r)) tokens, per sample, fresh ea
     auto again = tbs::random_token_mask(b, n, keep, at::kCPU);
     CHECK(at::equal(again.keep, m1.keep));  // the torch seed controls it
 
+    // Rank r of 2 with batch 3 (its share of the global batch of 6, sample 2j + r): the rows of the
+    // one-process mask, from the same RNG state.
+    for (std::int64_t r = 0; r < 2; ++r) {
+      at::manual_seed(3);
+      auto share = tbs::random_token_mask(b / 2, n, keep, at::kCPU, r, 2);
+      CHECK(at::equal(share.keep, m1.keep.index_select(0, at::arange(r, b, 2, at::kLong))));
+      CHECK(at::equal(share.restore, m1.restore.index_select(0, at::arange(r, b, 2, at::kLong))));
+    }
+
     // 2-D sin-cos embedding: first half encodes the column, second half the row.
     auto pe = tbs::sincos_position_embedding(8, 4);  // dim 8, 4x4 grid
     CHECK(pe.sizes().vec() == std::vector<std::int64_t>{1, 16, 8});
