@@ -9,6 +9,7 @@
 #include <torch/optim/adam.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "distributed/gradient_sync.hpp"
@@ -50,7 +51,11 @@ struct Net : torch::nn::Module {
   }
 };
 
+// The same initial weights on every call. The ranks are threads of one process sharing torch's global
+// generator: seeding and drawing under one lock, or their draws would interleave.
 std::shared_ptr<Net> make_net() {
+  static std::mutex global_generator;
+  std::lock_guard<std::mutex> lock(global_generator);
   at::manual_seed(3);
   return std::make_shared<Net>();
 }
