@@ -3,6 +3,8 @@
 # (docs/fuzzing.md). Exits non-zero on the first finding and prints the crashing input's path.
 # Environment:
 #   FUZZ_SECONDS   seconds per target (default 60; 0 = build only)
+#   FUZZ_SEED      libFuzzer's random seed (default 1: every run replays the same mutation sequence, so
+#                  a red CI means the change, not the dice; FUZZ_SEED=0 draws a new one, to hunt)
 #   FUZZ_TARGETS   space-separated subset of: config npy mat checkpoint metrics (default: all)
 #   FUZZ_BUILD_DIR build folder (default build-fuzz)
 #   FUZZ_ARTIFACTS where crashing inputs are written (default $FUZZ_BUILD_DIR/fuzz-artifacts)
@@ -10,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
+SEED="${FUZZ_SEED:-1}"
 TARGETS="${FUZZ_TARGETS:-config npy mat checkpoint metrics}"
 BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"
 ARTIFACTS="${FUZZ_ARTIFACTS:-$BUILD/fuzz-artifacts}"
@@ -42,7 +45,7 @@ for t in $TARGETS; do
   rc=0
   # -rss_limit_mb (and the single-allocation limit, the same by default): a reader that allocates what
   # the file's size does not justify is a finding.
-  "$BUILD/fuzz/s4t_fuzz_$t" "$work/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=30 \
+  "$BUILD/fuzz/s4t_fuzz_$t" "$work/$t" -max_total_time="$SECONDS_EACH" -seed="$SEED" -rss_limit_mb=2048 -timeout=30 \
     -artifact_prefix="$ARTIFACTS/$t-" -print_final_stats=1 >"$log" 2>&1 || rc=$?
   grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|#[0-9]+[[:space:]]+DONE)" "$log" | sed "s/^/[fuzz] $t: /" || true
   if [ "$rc" -ne 0 ]; then
