@@ -17,6 +17,7 @@
 #include "distributed/process_group.hpp"
 #include "s4t/error.hpp"
 #include "s4t_testkit/doctest.hpp"
+#include "thread_collectives.hpp"
 
 using namespace s4t;
 using namespace s4t::host;
@@ -74,24 +75,6 @@ std::vector<at::Tensor> params_of(Net& net) {
   return p;
 }
 
-// Runs `body(rank)` on two threads; rethrows the first failure.
-template <class F>
-void two_ranks(F body) {
-  std::exception_ptr errors[2];
-  std::thread t[2];
-  for (int r = 0; r < 2; ++r)
-    t[r] = std::thread([&, r] {
-      try {
-        body(r);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  for (auto& th : t) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 GroupSettings settings(int seconds) {
   GroupSettings s;
   s.backend = "gloo";
@@ -115,7 +98,7 @@ TEST_CASE("the synchronised gradient is the mean of the two batch-4 halves' grad
   const int port = free_local_port();
   std::vector<std::vector<at::Tensor>> synced(2);
   std::size_t buckets = 0, overlapped = 0;
-  two_ranks([&](int r) {
+  s4t::test::run_ranks(2, [&](int r) {
     auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(20));
     auto net = make_net();
     // Tiny buckets: several, so some are all-reduced while the backward pass is still running.
@@ -160,7 +143,7 @@ TEST_CASE("k Adam steps on 2 ranks x batch 4 give the same weights on both ranks
   }
   const int port = free_local_port();
   std::shared_ptr<Net> nets[2];
-  two_ranks([&](int r) {
+  s4t::test::run_ranks(2, [&](int r) {
     auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(20));
     auto net = make_net();
     torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-2));
@@ -189,7 +172,7 @@ TEST_CASE("a stop request on one rank stops both at the same step") {
   if (!distributed_support_compiled()) return;
   const int port = free_local_port();
   bool stopped[2] = {false, false};
-  two_ranks([&](int r) {
+  s4t::test::run_ranks(2, [&](int r) {
     auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(20));
     auto net = make_net();
     GradientSync sync(group, params_of(*net));
@@ -209,7 +192,7 @@ TEST_CASE("a rank that stops with an error, or goes silent, is named by the othe
     const int port = free_local_port();
     std::string message;
     auto t0 = std::chrono::steady_clock::now();
-    two_ranks([&](int r) {
+    s4t::test::run_ranks(2, [&](int r) {
       auto group = std::make_shared<DistributedGroup>(rank_env(r, port), settings(10));
       std::vector<at::Tensor> v{at::ones({4})};
       group->all_reduce_sum(v);  // both alive
