@@ -138,6 +138,11 @@ std::string v5_problem(const std::vector<char>& b) {
   return {};
 }
 
+std::string hex_byte(unsigned char b) {
+  const char* digits = "0123456789abcdef";
+  return {digits[b >> 4], digits[b & 15]};
+}
+
 template <typename T>
 void copy_column_major(const void* data, cv::Mat& out, const std::filesystem::path& file, const std::string& var) {
   const T* p = static_cast<const T*>(data);
@@ -180,7 +185,16 @@ cv::Mat read_mat_int_matrix(const std::filesystem::path& file, const std::string
     const bool mark = (header[126] == 'I' && header[127] == 'M') || (header[126] == 'M' && header[127] == 'I');
     if (in.gcount() < 128 || !mark)
       fail(file, "not a MATLAB v5/v7/v7.3 .mat file (" + what + "): no 128-byte MAT-file header (v4 files are not read)");
-    if (header[124 + (header[126] == 'I' ? 1 : 0)] == 0x01) {  // version 0x0100: level 5 (v7.3 is HDF5)
+    // The version, in the writer's byte order (the mark says which): 0x0100 (level 5) or 0x0200 (v7.3).
+    // matio falls back to reading a v4 file when it is anything else, trusting a v4 header made of the
+    // text: a corrupt version byte once cost a 2 GB allocation.
+    const bool little = header[126] == 'I';
+    const auto version_high = static_cast<unsigned char>(header[little ? 125 : 124]);
+    const auto version_low = static_cast<unsigned char>(header[little ? 124 : 125]);
+    if (version_low != 0 || (version_high != 0x01 && version_high != 0x02))
+      fail(file, "not a MATLAB v5/v7/v7.3 .mat file (" + what + "): header version 0x" + hex_byte(version_high) +
+                     hex_byte(version_low) + ", expected 0x0100 (level 5) or 0x0200 (v7.3)");
+    if (version_high == 0x01) {  // level 5 (v7.3 is HDF5)
       in.seekg(0, std::ios::end);
       std::vector<char> bytes(static_cast<std::size_t>(std::max<std::streamoff>(in.tellg(), 0)));
       in.seekg(0);

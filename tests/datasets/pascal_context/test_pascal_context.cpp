@@ -1,5 +1,7 @@
 // pascal_context on a tiny PASCAL_MT-layout dataset: palette label PNGs, the pascal-context fallback,
 // distilled normals masked to NYU classes, edges from the .mat LabelMap, padding, bad input.
+#include <fstream>
+
 #include <ATen/ATen.h>
 
 #include "fixtures.hpp"
@@ -133,6 +135,19 @@ TEST_CASE("pascal_context bad input") {
     std::filesystem::resize_file(file, 100);
     auto msg = data_error_of([&] { make()->get(0); });
     CHECK(contains(msg, f.train[0] + ".mat"));
+  }
+  SUBCASE(".mat with a corrupt header version") {
+    // matio reads anything but version 0x0100 / 0x0200 as a v4 file, trusting sizes made of the header text.
+    auto file = f.root / "pascal-context" / "trainval" / (f.train[0] + ".mat");
+    {
+      std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+      io.seekp(124);
+      io.put(static_cast<char>(0x20));
+      io.put(static_cast<char>(0xe6));
+    }
+    auto msg = data_error_of([&] { make()->get(0); });
+    CHECK(contains(msg, f.train[0] + ".mat"));
+    CHECK(contains(msg, "header version 0xe620"));
   }
   SUBCASE(".mat without LabelMap") {
     fx::write_mat(f.root / "pascal-context" / "trainval" / (f.train[0] + ".mat"), "Other", cv::Mat(20, 30, CV_16UC1, cv::Scalar(1)));
