@@ -10,8 +10,7 @@
 // Each input is loaded as it is (the CRC-32 walk of state_dict.cpp refuses nearly every mutation of an
 // entry's bytes) and, with S4T_FUZZ_FIX_CRC=1, a second time with the CRC-32s of its stored entries
 // recomputed, so that mutations of the pickle and the tensor data reach LibTorch's unpickler and the
-// loading code behind it. That mode is off in CI: it finds, within minutes, a LibTorch 1.13 defect not
-// fixed yet (a pickle may claim a storage larger than its record; docs/fuzzing.md, known limits).
+// loading code behind it. That mode is off by default (docs/fuzzing.md says what it has found).
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
 

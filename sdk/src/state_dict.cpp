@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,6 +18,7 @@
 #include <sstream>
 
 #include "s4t/error.hpp"
+#include "torch_archive_check.hpp"
 
 namespace fs = std::filesystem;
 
@@ -60,138 +60,6 @@ void write_file_atomically(const fs::path& path, const std::string& bytes) {
 }
 
 namespace {
-// torch.save files are zip archives of stored (uncompressed) entries, and LibTorch's reader does not
-// check their CRC-32s: a flipped byte in a tensor would load silently. Walk the central directory and
-// check every entry's CRC (zlib). Returns an empty string when all match, else what is wrong.
-std::uint64_t read_le(const std::vector<char>& b, std::size_t at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
-  return v;
-}
-
-// LibTorch's unpickler reserves the length a string or bytes opcode declares before reading it, and
-// sizes its memo by the index a put names: a corrupt data.pkl asked for gigabytes (found by fuzz/).
-// Walk the opcodes (pickle protocols 0-5) and check every declared length against the bytes left. Unknown opcodes end the walk: the unpickler
-// refuses them itself.
-std::string pickle_problem(const char* p, std::size_t n) {
-  auto le = [&](std::size_t at, int bytes) {
-    std::uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[at + static_cast<std::size_t>(i)]);
-    return v;
-  };
-  std::size_t at = 0;
-  while (at < n) {
-    const auto op = static_cast<unsigned char>(p[at++]);
-    int fixed = -1, prefix = 0, lines = 0;
-    switch (op) {
-      case '.': return {};  // STOP
-      case '(': case '0': case '1': case '2': case 'N': case 'Q': case 'R': case 'a': case 'b': case 'd': case '}':
-      case 'e': case 'l': case ']': case 'o': case 's': case 't': case ')': case 'u': case 0x81: case 0x85: case 0x86:
-      case 0x87: case 0x88: case 0x89: case 0x8f: case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x97:
-      case 0x98: fixed = 0; break;
-      case 'K': case 'h': case 'q': case 0x80: case 0x82: fixed = 1; break;
-      case 'M': case 0x83: fixed = 2; break;
-      case 'J': case 'j': case 'r': case 0x84: fixed = 4; break;
-      case 'G': case 0x95: fixed = 8; break;
-      case 'U': case 0x8c: case 'C': case 0x8a: prefix = 1; break;
-      case 'T': case 'X': case 'B': case 0x8b: prefix = 4; break;
-      case 0x8d: case 0x8e: case 0x96: prefix = 8; break;
-      case 'I': case 'L': case 'S': case 'V': case 'F': case 'p': case 'g': case 'P': lines = 1; break;
-      case 'c': case 'i': lines = 2; break;
-      default: return {};
-    }
-    if (fixed >= 0) {
-      if (static_cast<std::size_t>(fixed) > n - at) return "holds a truncated pickle";
-      // LONG_BINPUT / LONG_BINGET: the unpickler sizes its memo by the index; a pickler numbers its
-      // memo entries one by one, so an index past the pickle's size is corrupt (one asked for 26 GB).
-      if ((op == 'r' || op == 'j') && le(at, 4) > n) return "holds a pickle memo index past its size (the file is corrupt)";
-      at += static_cast<std::size_t>(fixed);
-    } else if (prefix > 0) {
-      if (static_cast<std::size_t>(prefix) > n - at) return "holds a truncated pickle";
-      const std::uint64_t len = le(at, prefix);
-      at += static_cast<std::size_t>(prefix);
-      if (len > n - at)
-        return "holds a pickled string of " + std::to_string(len) + " bytes, more than the " + std::to_string(n - at) +
-               " left (the file is corrupt)";
-      at += static_cast<std::size_t>(len);
-    } else {
-      for (int l = 0; l < lines; ++l) {
-        const void* end = std::memchr(p + at, '\n', n - at);
-        if (!end) return "holds a truncated pickle";
-        at = static_cast<std::size_t>(static_cast<const char*>(end) - p) + 1;
-      }
-    }
-  }
-  return {};
-}
-
-std::string zip_crc_problem(const std::vector<char>& b) {
-  const std::size_t n = b.size();
-  if (n < 22) return {};
-  std::size_t eocd = std::string::npos;  // end of central directory record
-  for (std::size_t i = n - 22 + 1; i-- > 0 && n - i <= 22 + 65535;)
-    if (read_le(b, i, 4) == 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  if (eocd == std::string::npos) return {};  // not a zip: the unpickler says what it is
-  std::uint64_t entries = read_le(b, eocd + 10, 2), cd = read_le(b, eocd + 16, 4);
-  if ((entries == 0xFFFF || cd == 0xFFFFFFFF) && eocd >= 20 && read_le(b, eocd - 20, 4) == 0x07064b50) {
-    const std::uint64_t z64 = read_le(b, eocd - 20 + 8, 8);  // zip64 end of central directory record
-    if (z64 > n || n - z64 < 56 || read_le(b, z64, 4) != 0x06064b50) return "its zip64 directory is corrupt";
-    entries = read_le(b, z64 + 32, 8);
-    cd = read_le(b, z64 + 48, 8);
-  }
-  std::size_t at = cd;
-  for (std::uint64_t e = 0; e < entries; ++e) {
-    // Offsets and sizes come from the file (64-bit in zip64): compared without overflowing.
-    if (at > n || n - at < 46 || read_le(b, at, 4) != 0x02014b50) return "its zip directory is corrupt";
-    const auto method = read_le(b, at + 10, 2);
-    const auto crc = read_le(b, at + 16, 4);
-    std::uint64_t size = read_le(b, at + 24, 4), offset = read_le(b, at + 42, 4);
-    const auto name_len = read_le(b, at + 28, 2), extra_len = read_le(b, at + 30, 2), comment_len = read_le(b, at + 32, 2);
-    if (at + 46 + name_len + extra_len > n) return "its zip directory is truncated";
-    const std::string name(b.data() + at + 46, name_len);
-    const std::size_t extra_end = at + 46 + name_len + extra_len;
-    for (std::size_t x = at + 46 + name_len; x + 4 <= extra_end;) {  // zip64 sizes
-      const auto id = read_le(b, x, 2), len = read_le(b, x + 2, 2);
-      if (x + 4 + len > extra_end) return "entry '" + name + "' has a truncated extra field";
-      if (id == 0x0001) {
-        std::size_t f = x + 4;
-        auto field = [&](std::uint64_t& out) {  // the next 8-byte value, if the field holds it
-          if (f + 8 > x + 4 + len) return false;
-          out = read_le(b, f, 8);
-          f += 8;
-          return true;
-        };
-        std::uint64_t skipped = 0;
-        if (read_le(b, at + 24, 4) == 0xFFFFFFFF && !field(size)) return "entry '" + name + "' has a truncated zip64 field";
-        if (read_le(b, at + 20, 4) == 0xFFFFFFFF && !field(skipped)) return "entry '" + name + "' has a truncated zip64 field";
-        if (read_le(b, at + 42, 4) == 0xFFFFFFFF && !field(offset)) return "entry '" + name + "' has a truncated zip64 field";
-      }
-      x += 4 + len;
-    }
-    if (offset > n || n - offset < 30 || read_le(b, offset, 4) != 0x04034b50) return "entry '" + name + "' has no local header";
-    const std::size_t data = offset + 30 + read_le(b, offset + 26, 2) + read_le(b, offset + 28, 2);
-    if (method == 0) {
-      if (data > n || size > n - data) return "entry '" + name + "' is truncated";
-      std::uint64_t actual = crc32(0L, Z_NULL, 0);
-      for (std::uint64_t done = 0; done < size;) {  // zlib takes 32-bit lengths
-        const auto chunk = static_cast<uInt>(std::min<std::uint64_t>(size - done, 1u << 30));
-        actual = crc32(actual, reinterpret_cast<const Bytef*>(b.data() + data + done), chunk);
-        done += chunk;
-      }
-      if (actual != crc) return "entry '" + name + "' fails its CRC-32 check (the file is corrupt)";
-      const bool pickle = name.size() >= 4 && name.compare(name.size() - 4, 4, ".pkl") == 0;  // data.pkl, constants.pkl
-      if (pickle)
-        if (auto problem = pickle_problem(b.data() + data, static_cast<std::size_t>(size)); !problem.empty())
-          return "entry '" + name + "' " + problem;
-    }
-    at += 46 + name_len + extra_len + comment_len;
-  }
-  return {};
-}
-
 // LibTorch's pickle_load(std::vector<char>) reads the bytes through an adapter that copies whatever
 // miniz asks for, past the end of the buffer when a corrupt zip directory points there (a heap overflow
 // found by fuzz/). This adapter returns short reads instead, which miniz reports as an error.
@@ -218,12 +86,13 @@ c10::IValue load_pickled(const std::vector<char>& bytes) {
 }
 }  // namespace
 
-std::string torch_archive_problem(const std::vector<char>& bytes) { return zip_crc_problem(bytes); }
+std::string torch_archive_problem(const std::vector<char>& bytes) { return archive_check::zip_problem(bytes); }
 
 namespace {
 // LibTorch 1.13's unpickler gives a tensor the shape and strides the pickle declares over whatever
-// storage record it names, without checking that the storage holds them: reading such a tensor reads past
-// its buffer (found by fuzz/). Whether the largest element a tensor addresses lies inside its storage.
+// storage it names, without checking that the storage holds them: reading such a tensor reads past its
+// buffer (found by fuzz/). Whether the largest element a tensor addresses lies inside its storage (whose
+// size archive_check::zip_problem has checked against its record).
 bool within_storage(const at::Tensor& t) {
   if (!t.defined() || t.numel() == 0 || !t.has_storage() || t.is_sparse()) return true;
   if (t.storage_offset() < 0) return false;
@@ -242,7 +111,7 @@ StateDict read_state_dict(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("cannot open state dict '" + path.string() + "'");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (auto problem = zip_crc_problem(bytes); !problem.empty())
+  if (auto problem = archive_check::zip_problem(bytes); !problem.empty())
     throw DataError("'" + path.string() + "' is corrupt: " + problem);
   c10::IValue value;
   try {

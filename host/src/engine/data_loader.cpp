@@ -5,10 +5,20 @@
 #include <numeric>
 #include <random>
 
+#include <unistd.h>
+
 #include "engine/contracts.hpp"
 #include "s4t/error.hpp"
 
 namespace s4t::host {
+
+namespace {
+// This machine's physical memory in bytes (0 where the system does not say).
+std::uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
+}
+}  // namespace
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
@@ -19,6 +29,15 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
   if (shards < 1 || options_.shard_index < 0 || options_.shard_index >= shards)
     throw Error("data loader: shard " + std::to_string(options_.shard_index) + " of " + std::to_string(shards) +
                 " does not exist; expected 0 <= shard_index < shard_count");
+  // An epoch's order keeps one index per sample: a size this machine cannot hold (a synthetic dataset's
+  // size is only a number in the config) is refused here, not left to the allocator or the OOM killer.
+  const std::uint64_t memory = physical_memory_bytes();
+  if (memory > 0 && static_cast<std::uint64_t>(total) > memory / 2 / sizeof(std::int64_t))
+    throw DataError("data loader: the dataset (" + dataset_->describe() + ") has " + std::to_string(total) +
+                    " samples; the order of an epoch keeps an 8-byte index per sample, " +
+                    std::to_string(static_cast<std::uint64_t>(total) / (1ull << 30) * sizeof(std::int64_t)) +
+                    " GiB, more than half of this machine's " + std::to_string(memory >> 30) +
+                    " GiB of memory; lower the dataset's size");
   const std::int64_t n = shard_size(total);
   if (n == 0)
     throw DataError("data loader: the dataset (" + std::to_string(total) + " samples) is too small to give each of " +

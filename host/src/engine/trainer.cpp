@@ -5,7 +5,10 @@
 #include <torch/optim/optimizer.h>
 #include <torch/utils.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <cmath>
 #include <fstream>
@@ -51,11 +54,15 @@ void write_train_log(const fs::path& path, const std::vector<TrainLogRow>& rows)
   write_file_atomically(path, text);
 }
 
-std::vector<TrainLogRow> read_train_log(const fs::path& path) {
+// The rows a resumed run continues (write_train_log's format: "iteration,lr,total,<task>..." with the
+// run's tasks in name order). Absent or empty: none. Anything else that is not that format is refused,
+// naming the line: a resumed log silently missing rows would not be the log of the run.
+std::vector<TrainLogRow> read_train_log(const fs::path& path, const std::vector<TaskSpec>& tasks) {
   std::vector<TrainLogRow> rows;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return rows;
   std::ifstream in(path);
-  std::string line;
-  std::vector<std::string> header;
+  if (!in) throw Error("--resume: cannot read '" + path.string() + "'");
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -63,12 +70,50 @@ std::vector<TrainLogRow> read_train_log(const fs::path& path) {
     out.push_back(s.substr(start));
     return out;
   };
-  if (std::getline(in, line)) header = split(line);
-  while (std::getline(in, line)) {
-    auto cells = split(line);
-    if (cells.size() != header.size() || cells.size() < 3) continue;
-    TrainLogRow r{std::stoll(cells[0]), std::stod(cells[1]), std::stod(cells[2]), {}};
-    for (size_t i = 3; i < cells.size(); ++i) r.tasks[header[i]] = std::stod(cells[i]);
+  std::vector<std::string> names;
+  for (auto& t : tasks) names.push_back(t.name);
+  std::sort(names.begin(), names.end());
+  std::string expected = "iteration,lr,total";
+  for (auto& n : names) expected += "," + n;
+  const std::string hint = "; fix or remove it and resume again (without it the log restarts at the checkpoint)";
+  std::string line;
+  auto next_line = [&] {  // a line, without the '\r' an editor may have added
+    if (!std::getline(in, line)) return false;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return true;
+  };
+  if (!next_line()) return rows;  // empty
+  if (line != expected)
+    throw Error("--resume: '" + path.string() + "' line 1 is '" + line + "'; expected the header '" + expected + "'" + hint);
+  for (std::int64_t number = 2; next_line(); ++number) {
+    const auto cells = split(line);
+    const std::string where = "--resume: '" + path.string() + "' line " + std::to_string(number);
+    if (cells.size() != 3 + names.size())
+      throw Error(where + " has " + std::to_string(cells.size()) + " values; expected " + std::to_string(3 + names.size()) +
+                  " (" + expected + ")" + hint);
+    std::int64_t iteration = 0;
+    std::vector<double> values;  // lr, total, the tasks
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const char* text = cells[i].c_str();
+      char* end = nullptr;
+      errno = 0;
+      bool good = !cells[i].empty();
+      if (i == 0) {
+        iteration = std::strtoll(text, &end, 10);
+        good = good && *end == '\0' && errno != ERANGE && iteration >= 1;
+      } else {
+        values.push_back(std::strtod(text, &end));
+        good = good && *end == '\0' && errno != ERANGE && std::isfinite(values.back());
+      }
+      if (!good)
+        throw Error(where + ": " + (i < 3 ? std::string(i == 0 ? "iteration" : i == 1 ? "lr" : "total") : names[i - 3]) +
+                    " is '" + cells[i] + "'; expected " + (i == 0 ? "a whole number of at least 1" : "a finite number") + hint);
+    }
+    TrainLogRow r{iteration, values[0], values[1], {}};
+    if (!rows.empty() && r.iteration <= rows.back().iteration)
+      throw Error(where + ": iteration " + std::to_string(r.iteration) + " follows iteration " +
+                  std::to_string(rows.back().iteration) + "; expected increasing iterations" + hint);
+    for (size_t i = 0; i < names.size(); ++i) r.tasks[names[i]] = values[2 + i];
     rows.push_back(r);
   }
   return rows;
@@ -172,7 +217,7 @@ fs::path train_from_scratch(const Experiment& x, const ComponentRegistry& regist
       throw ConfigError("--resume: the checkpoint " + ckpt.string() + " is at iteration " + std::to_string(start) +
                         ", past [train] iterations = " + std::to_string(iterations) +
                         "; raise iterations to at least " + std::to_string(start) + " or start over with --force");
-    log_rows = read_train_log(dir / "train_log.csv");
+    log_rows = read_train_log(dir / "train_log.csv", tasks);
     in_window = meta.values.count("window") ? meta.values.at("window") : 0;
     for (auto& [k, v] : meta.tensors) {
       if (k == "window.total") loss_sum = v.to(run_device(x));

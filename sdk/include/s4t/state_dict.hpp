@@ -20,8 +20,9 @@ using StateDict = std::map<std::string, at::Tensor>;
 /// Throws DataError naming the file when it is missing or not a dict of tensors.
 S4T_API StateDict read_state_dict(const std::filesystem::path& path);
 /// Empty when `bytes`, a zip archive of torch.save or torch::serialize, passes the checks read_state_dict
-/// makes before LibTorch reads it (every stored entry's CRC-32, every pickle's declared lengths), else what
-/// is wrong. A file that is no zip at all passes (LibTorch's reader refuses it).
+/// makes before LibTorch reads it (every stored entry's CRC-32, every pickle's declared lengths, every
+/// storage a pickle declares against the size of its record), else what is wrong. A file that is no zip
+/// at all passes (LibTorch's reader refuses it).
 S4T_API std::string torch_archive_problem(const std::vector<char>& bytes);
 /// Writes `state` in torch.save's format, atomically.
 S4T_API void write_state_dict(const std::filesystem::path& path, const StateDict& state);

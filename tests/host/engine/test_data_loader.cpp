@@ -89,3 +89,18 @@ TEST_CASE("an error in a worker reaches the consumer with its message") {
   CHECK(loader.next(b));
   CHECK_THROWS_WITH_AS(loader.next(b), doctest::Contains("sample 5 is corrupt"), DataError);
 }
+
+// A synthetic dataset's size is a number in the config: one no machine can index is refused by name
+// before the loader allocates its order (it was a raw std::bad_alloc, or the OOM killer for sizes that
+// overcommit lets through).
+TEST_CASE("a dataset too large for this machine's memory is refused before the loader allocates its order") {
+  auto huge = std::make_shared<CountingDataset>(std::int64_t{1} << 50);
+  LoaderOptions o;
+  o.batch = 4;
+  o.max_batches = 1;
+  CHECK_THROWS_WITH_AS(DataLoader(huge, o), doctest::Contains("has 1125899906842624 samples; the order of an epoch keeps an 8-byte index per sample"),
+                       DataError);
+  CHECK_THROWS_WITH_AS(DataLoader(huge, o), doctest::Contains("GiB of memory; lower the dataset's size"), DataError);
+  DataLoader fine(std::make_shared<CountingDataset>(1000000), o);  // 8 MB of order: well within any machine
+  CHECK(fine.batches_per_epoch() == 1);
+}

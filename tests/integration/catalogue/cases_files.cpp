@@ -115,11 +115,26 @@ std::vector<Case> file_cases() {
                {"out"}, {}});
   c.push_back({"run directory is a file", "", {write("runs/demo", "x")}, "{s4t} train {demo} {tiny}", 1, {"demo"}, {}});
   // The trainer's documented choices: --resume with nothing to resume starts over (with a warning); a
-  // garbled train_log.csv does not stop a resume (the checkpoint holds the state).
+  // train_log.csv that is not the trainer's format stops a resume, naming the line (the resumed log would
+  // silently lack rows), and a resume without one continues the log from the checkpoint.
+  const std::string log = "runs/demo/source/s4t/train_log.csv";
+  const std::string resume8 = "{s4t} train {demo} {tiny} --set train.iterations=8 --resume";
   c.push_back({"resume without a partial checkpoint", "", {}, "{s4t} train {demo} {tiny} --resume", 0,
                {"--resume: no checkpoint", "starting from iteration 0"}, {}});
-  c.push_back({"resume with a garbled train_log.csv", "partial", {write("runs/demo/source/s4t/train_log.csv", "iteration,lr\nx,y\n")},
-               "{s4t} train {demo} {tiny} --set train.iterations=8 --resume", 0, {"resuming source training from iteration 4"}, {}});
+  c.push_back({"resume with a garbled train_log.csv header", "partial", {write(log, "iteration,lr\nx,y\n")}, resume8, 1,
+               {"train_log.csv' line 1 is 'iteration,lr'", "expected the header 'iteration,lr,total,depth,edge,normals,semseg'",
+                "fix or remove it"}, {}});
+  c.push_back({"resume with a garbled train_log.csv row", "partial",
+               {write(log, "iteration,lr,total,depth,edge,normals,semseg\n2,0.001,1.5,0.1,0.2,0.3,0.4\n4,0.001,x,0.1,0.2,0.3,0.4\n")},
+               resume8, 1, {"train_log.csv' line 3: total is 'x'; expected a finite number", "fix or remove it"}, {}});
+  c.push_back({"resume with a train_log.csv row of too few values", "partial",
+               {write(log, "iteration,lr,total,depth,edge,normals,semseg\n2,0.001,1.5\n")}, resume8, 1,
+               {"train_log.csv' line 2 has 3 values; expected 7"}, {}});
+  c.push_back({"resume with train_log.csv iterations out of order", "partial",
+               {write(log, "iteration,lr,total,depth,edge,normals,semseg\n4,0.001,1.5,0.1,0.2,0.3,0.4\n2,0.001,1.5,0.1,0.2,0.3,0.4\n")},
+               resume8, 1, {"line 3: iteration 2 follows iteration 4; expected increasing iterations"}, {}});
+  c.push_back({"resume with train_log.csv removed", "partial", {remove(log)}, resume8, 0,
+               {"resuming source training from iteration 4"}, {}});
   c.push_back({"resume past the iterations", "partial", {}, "{s4t} train {demo} {tiny} --set train.iterations=3 --resume", 2,
                {"--resume", "is at iteration 4", "[train] iterations = 3"}, {}});
   c.push_back({"resume of a damaged partial checkpoint", "partial", {flip(kCheckpoint, 5000)},

@@ -103,7 +103,7 @@ std::vector<Case> fault_cases() {
   c.push_back({"divergence in source training", "", {}, "{s4t} train {demo} {tiny} --set train.lr=1e30", 1,
                {"diverged", "[train] lr", "No checkpoint was written"}, {"runs/demo/source/s4t/checkpoint.pt"}});
   c.push_back({"huge dataset size", "", {}, "{s4t} train {demo} {tiny} --set data.source.size=1000000000000", 1,
-               {"out of memory"}, {"runs/demo/source/s4t/checkpoint.pt"}});
+               {"has 1000000000000 samples", "GiB of memory; lower the dataset's size"}, {"runs/demo/source/s4t/checkpoint.pt"}});
   return c;
 }
 
