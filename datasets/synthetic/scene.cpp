@@ -39,6 +39,18 @@ Primitive plane(SemanticClass cls, int surface, Vec3 normal, float offset, Vec3 
   return p;
 }
 
+/// Object kind 0 sphere, 1 box, 2 cylinder, with the given relative frequencies; one draw either way.
+/// Equal weights take the source's draw (a remainder), so the source's scenes stay what they were.
+int draw_kind(Rng& g, const std::array<float, 3>& weights) {
+  if (weights[0] == weights[1] && weights[1] == weights[2]) return g.integer(0, 2);
+  float u = g.uniform() * (weights[0] + weights[1] + weights[2]);
+  for (int k = 0; k < 3; ++k) {
+    if (weights[k] > 0 && u < weights[k]) return k;
+    u -= weights[k];
+  }
+  return weights[2] > 0 ? 2 : weights[1] > 0 ? 1 : 0;  // rounding at the top end: the last class that occurs
+}
+
 /// Radius of the object's footprint on the floor (for non-overlapping placement).
 float footprint(const Primitive& p) {
   if (p.shape == Shape::Box) return std::sqrt(p.half_extent.x * p.half_extent.x + p.half_extent.z * p.half_extent.z);
@@ -55,8 +67,8 @@ Scene generate_scene(std::uint64_t seed, const SceneParams& params) {
   Scene scene;
 
   // Camera: eye height of a person or a robot, tilted down a little, turned a little left or right.
-  const float eye = g.uniform(1.2f, 1.8f);
-  const float pitch = g.uniform(6.0f, 18.0f) * kDeg;
+  const float eye = g.uniform(params.eye_height_lo, params.eye_height_hi);
+  const float pitch = g.uniform(params.pitch_lo_deg, params.pitch_hi_deg) * kDeg;
   const float yaw = g.uniform(-20.0f, 20.0f) * kDeg;
   scene.camera.position = {0, eye, 0};
   scene.camera.horizontal_fov_deg = params.horizontal_fov_deg;
@@ -74,9 +86,10 @@ Scene generate_scene(std::uint64_t seed, const SceneParams& params) {
       for (int j = 0; j < 3; ++j) r.m[i][j] = ry.m[i][0] * rx.m[0][j] + ry.m[i][1] * rx.m[1][j] + ry.m[i][2] * rx.m[2][j];
   }
 
-  // Room: the camera stands somewhere across its width, the back wall 6-9.5 m ahead.
-  const float room_width = g.uniform(5.0f, 8.0f);
-  const float back = g.uniform(6.0f, 9.5f);
+  // Room: the camera stands somewhere across its width, the back wall 6-9.5 m ahead (times room_scale).
+  const float scale = params.room_scale;
+  const float room_width = g.uniform(5.0f * scale, 8.0f * scale);
+  const float back = g.uniform(6.0f * scale, 9.5f * scale);
   const float shift_x = g.uniform(-1.0f, 1.0f) * (room_width / 2 - 1.5f);
   const float left = -room_width / 2 + shift_x, right = room_width / 2 + shift_x;
 
@@ -95,23 +108,24 @@ Scene generate_scene(std::uint64_t seed, const SceneParams& params) {
   const float half_fov = 0.5f * params.horizontal_fov_deg * kDeg;
   for (int k = 0; k < count; ++k) {
     Primitive o;
-    const int kind = g.integer(0, 2);
+    const int kind = draw_kind(g, params.class_weights);
+    const float object_scale = params.object_scale;
     if (kind == 0) {
       o.shape = Shape::Sphere;
       o.cls = kSphere;
-      o.radius = g.uniform(0.25f, 0.7f);
+      o.radius = g.uniform(0.25f, 0.7f) * object_scale;
     } else if (kind == 1) {
       o.shape = Shape::Box;
       o.cls = kBox;
-      o.half_extent = {g.uniform(0.2f, 0.6f), g.uniform(0.15f, 0.6f), g.uniform(0.2f, 0.6f)};
+      o.half_extent = Vec3{g.uniform(0.2f, 0.6f), g.uniform(0.15f, 0.6f), g.uniform(0.2f, 0.6f)} * object_scale;
       const float box_yaw = g.uniform(0.0f, kPi / 2);
       o.cos_yaw = std::cos(box_yaw);
       o.sin_yaw = std::sin(box_yaw);
     } else {
       o.shape = Shape::Cylinder;
       o.cls = kCylinder;
-      o.radius = g.uniform(0.15f, 0.45f);
-      o.height = g.uniform(0.4f, 1.6f);
+      o.radius = g.uniform(0.15f, 0.45f) * object_scale;
+      o.height = g.uniform(0.4f, 1.6f) * object_scale;
     }
     const float reach = footprint(o);
     bool placed = false;
@@ -119,7 +133,7 @@ Scene generate_scene(std::uint64_t seed, const SceneParams& params) {
       const float heading = yaw + g.uniform(-0.85f, 0.85f) * half_fov;
       // Nearer positions a little more often: far objects are only a few pixels at 64x64.
       const float u = g.uniform();
-      const float distance = 2.2f + (back - 2.5f) * u * std::sqrt(u);
+      const float distance = 2.2f * scale + (back - 2.5f * scale) * u * std::sqrt(u);
       const float x = -std::sin(heading) * distance, z = -std::cos(heading) * distance;
       if (x - reach < left + 0.05f || x + reach > right - 0.05f || z - reach < -back + 0.05f) continue;
       bool clear = true;

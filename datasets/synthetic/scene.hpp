@@ -5,6 +5,7 @@
 //
 // World frame: y up, floor at y = 0, camera above the origin looking roughly along -z. Layout and
 // appearance draws come from separate streams, so both domains render the same geometry.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -67,10 +68,18 @@ struct Scene {
   LightDraw light;
 };
 
+/// What the generator draws from. The defaults are the source domain's; a target shift family moves some
+/// of them (target_shift.hpp). The draws are the same random numbers whatever the values, so changing
+/// one range changes the mapping of a draw, not the other draws.
 struct SceneParams {
   int objects_min = 3;
   int objects_max = 7;
   float horizontal_fov_deg = 60;  ///< objects are placed inside this field of view
+  float eye_height_lo = 1.2f, eye_height_hi = 1.8f;  ///< camera height range, metres
+  float pitch_lo_deg = 6, pitch_hi_deg = 18;         ///< downward camera pitch range
+  float room_scale = 1;           ///< scales the room's width and depth and the objects' distances
+  float object_scale = 1;         ///< scales every object dimension
+  std::array<float, 3> class_weights{1, 1, 1};  ///< relative frequency of sphere, box, cylinder
 };
 
 /// The scene of one sample. Depends only on `seed` and `params`, never on the domain.

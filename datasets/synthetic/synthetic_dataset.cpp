@@ -20,6 +20,15 @@ constexpr std::uint64_t kTargetNoiseStream = 0x6e6f697365ull;  // "noise"
 constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
 constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
 
+/// The style of a domain: the target's applies the appearance family, then the lighting family's light.
+Style domain_style(const SyntheticOptions& o) {
+  const bool target = o.target;
+  Style style = make_style(target && o.target_shift.appearance, o.appearance, o.width);
+  if (target && o.target_shift.lighting)
+    shift_lighting(style, make_style(false, o.appearance, o.width), o.target_shift.lighting_to, o.appearance.shift);
+  return style;
+}
+
 at::Tensor new_tensor(std::initializer_list<std::int64_t> shape, at::ScalarType type) {
   return at::empty(shape, at::TensorOptions().dtype(type));
 }
@@ -27,7 +36,10 @@ at::Tensor new_tensor(std::initializer_list<std::int64_t> shape, at::ScalarType 
 }  // namespace
 
 SyntheticDataset::SyntheticDataset(SyntheticOptions options)
-    : options_(std::move(options)), style_(make_style(options_.target, options_.appearance, options_.width)) {}
+    : options_(std::move(options)),
+      scene_(options_.target ? shifted_scene(options_.scene, options_.target_shift, options_.appearance.shift)
+                             : options_.scene),
+      style_(domain_style(options_)) {}
 
 std::vector<s4t::TaskSpec> SyntheticDataset::tasks() const {
   return {s4t::semseg_task(class_names()), s4t::depth_task(), s4t::normals_task(), s4t::edge_task()};
@@ -39,10 +51,17 @@ bool SyntheticDataset::wants(const std::string& task) const {
 
 std::string SyntheticDataset::describe() const {
   std::string d = "synthetic " + std::string(options_.target ? "target" : "source") + " domain";
-  if (options_.target && options_.appearance.shift != 1.0f) {
+  if (options_.target) {
+    const TargetShift& t = options_.target_shift;
+    const bool families[] = {t.appearance, t.camera, t.layout, t.lighting};
+    std::string names;
+    for (size_t k = 0; k < shift_family_names().size(); ++k)
+      if (families[k]) names += (names.empty() ? "" : "+") + shift_family_names()[k];
     char shift[32];
-    std::snprintf(shift, sizeof shift, " (shift %.2g)", options_.appearance.shift);
-    d += shift;
+    std::snprintf(shift, sizeof shift, "shift %.2g", options_.appearance.shift);
+    // The default target (appearance at full strength) keeps its short description.
+    if (names != "appearance" || options_.appearance.shift != 1.0f)
+      d += " (" + (names.empty() ? std::string("no shift families") : names) + ", " + shift + ")";
   }
   if (options_.corruption != s4t::data::Corruption::None && options_.severity > 0)
     d += ", " + s4t::data::corruption_name(options_.corruption) + " severity " + std::to_string(options_.severity);
@@ -74,9 +93,10 @@ s4t::Sample SyntheticDataset::get(std::int64_t index) const {
   const int h = options_.height, w = options_.width;
   const size_t plane = static_cast<size_t>(h) * w;
 
-  // The scene depends on (seed, index) only: both domains show the same geometry at the same index.
+  // The scene depends on (seed, index) and the domain's scene parameters: both domains show the same
+  // geometry at the same index unless the target's camera or layout family moves those parameters.
   const std::uint64_t sample_seed = hash_combine(options_.seed, static_cast<std::uint64_t>(index));
-  const Scene scene = generate_scene(sample_seed, options_.scene);
+  const Scene scene = generate_scene(sample_seed, scene_);
   const GeometryBuffers g = cast_rays(scene, h, w);
 
   s4t::Sample sample;

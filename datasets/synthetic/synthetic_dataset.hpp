@@ -8,6 +8,7 @@
 #include "s4t/dataset.hpp"
 #include "s4t_data/corruptions.hpp"
 #include "scene.hpp"
+#include "target_shift.hpp"
 
 namespace s4t::synthetic {
 
@@ -18,8 +19,9 @@ struct SyntheticOptions {
   std::int64_t size = 512;
   int height = 64, width = 64;
   std::uint64_t seed = 0;
-  SceneParams scene;
-  AppearanceOptions appearance;
+  SceneParams scene;                  ///< the source's; the target's come from target_shift
+  AppearanceOptions appearance;       ///< appearance.shift is the strength of every target shift family
+  TargetShift target_shift;           ///< families and parameters of the target domain
   float edge_threshold = 0.05f;       ///< relative depth jump that makes an occlusion edge
   std::vector<std::string> tasks;     ///< targets get() fills; empty = all four
   s4t::data::Corruption corruption = s4t::data::Corruption::None;
@@ -43,7 +45,8 @@ class SyntheticDataset final : public s4t::Dataset {
   void corrupt_planar(std::vector<float>& rgb, const GeometryBuffers& g, std::int64_t index) const;
 
   SyntheticOptions options_;
-  Style style_;
+  SceneParams scene_;                 ///< this domain's scene parameters
+  Style style_;                       ///< this domain's appearance
 };
 
 }  // namespace s4t::synthetic
