@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Copies the header-only dependencies that a machine may lack (toml++, nlohmann-json) from this
-# machine's /usr/include into .third_party/include (git-ignored), so a device session can carry them
-# (the `run` tool's carry list) and configure with
+# machine's /usr/include into .third_party/include (git-ignored), so they can be copied along to a
+# machine that lacks them and configured with
 #   -DS4T_TOMLPP_INCLUDE_DIR=$PWD/.third_party/include -DS4T_NLOHMANN_INCLUDE_DIR=$PWD/.third_party/include
-# (the root CMakeLists.txt falls back to these when find_package finds no package; toml++ then builds
-# header-only). scripts/gpu_check.sh passes them when the folder exists.
+# (toml++ is always used header-only, patched: cmake/PatchedTomlplusplus.cmake; nlohmann-json falls back
+# to these when find_package finds no package). scripts/gpu_check.sh passes them when the folder exists.
 # Usage: scripts/fetch_header_deps.sh [SOURCE_INCLUDE_DIR]   (default /usr/include)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -90,84 +89,7 @@ void flatten(const toml::table& table, const std::string& prefix, const std::str
   }
 }
 
-// toml++ 3.3 (Debian 12) reaches __builtin_unreachable -- undefined behaviour -- when it asks whether
-// some non-ASCII characters (U+00A1..U+0499 among them) are whitespace, which it does wherever a token
-// may end: a typo such as `[méthod]`, `x = 1é` or `--set run.name=démo` (found by fuzz/). TOML allows
-// non-ASCII text only inside strings and comments, so such text is caught here before toml++ sees it.
-// A quote starts a string only where a token starts: toml++ scans a bare value (`12"""é`) up to the
-// next delimiter whatever it holds. Returns the 1-based line and column of the first non-ASCII character
-// outside strings and comments, or after a backslash in a string (never a valid escape; after a
-// line-ending backslash, the first character past the whitespace it trims), or {0, 0}.
-std::pair<int, int> misplaced_non_ascii(const std::string& text) {
-  enum { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Code;
-  std::vector<char> nest;  // open '[' (arrays) and '{' (inline tables)
-  bool value = false;      // after '=' (or in an array): a '.' is part of a bare value, not a key separator
-  bool bare = false;       // inside a bare key or value
-  int line = 1, column = 0;
-  auto at = [&](std::size_t i, const char* s) { return text.compare(i, std::strlen(s), s) == 0; };
-  for (std::size_t i = at(0, "\xEF\xBB\xBF") ? 3 : 0; i < text.size(); ++i) {  // a leading BOM is allowed
-    const auto c = static_cast<unsigned char>(text[i]);
-    if ((c & 0xC0) != 0x80) ++column;  // a character starts here
-    if (c == '\n') {
-      ++line;
-      column = 0;
-      bare = false;
-      if (nest.empty()) value = false;
-      if (state == Comment || state == Basic || state == Literal) state = Code;
-      continue;
-    }
-    switch (state) {
-      case Code:
-        if (c >= 0x80) return {line, column};
-        if (bare) {
-          if (c == ' ' || c == '\t' || c == '\r' || c == ',' || c == ']' || c == '}' || c == '#' || c == '=') bare = false;
-          else if (c == '.' && !value) bare = false;  // dotted key: a quoted part may follow
-          if (bare || c == '.') break;
-        }
-        if (c == '#') state = Comment;
-        else if (at(i, "\"\"\"")) state = MultiBasic, i += 2, column += 2;
-        else if (at(i, "'''")) state = MultiLiteral, i += 2, column += 2;
-        else if (c == '"') state = Basic;
-        else if (c == '\'') state = Literal;
-        else if (c == '=') value = true;
-        else if (c == '[' && value) nest.push_back('[');
-        else if (c == '{') nest.push_back('{'), value = false;
-        else if (c == ',' && !nest.empty() && nest.back() == '{') value = false;
-        else if ((c == ']' || c == '}') && !nest.empty() && nest.back() == (c == ']' ? '[' : '{')) nest.pop_back(), value = true;
-        else if (c != ' ' && c != '\t' && c != '\r' && c != '.' && c != '[' && c != ']' && c != ',' && c != '}') bare = true;
-        break;
-      case Comment: break;
-      case Basic:
-      case MultiBasic:
-        if (c == '\\' && i + 1 < text.size()) {
-          if (static_cast<unsigned char>(text[i + 1]) >= 0x80) return {line, column + 1};
-          // A line-ending backslash: toml++ tests the first character after the whitespace it trims.
-          std::size_t next = i + 1;
-          while (state == MultiBasic && next < text.size() && text[next] != 0 && std::strchr(" \t\r\n", text[next]) != nullptr) ++next;
-          if (next > i + 1 && next < text.size() && static_cast<unsigned char>(text[next]) >= 0x80) return {line, column};
-          if (text[i + 1] != '\n') ++i, ++column;  // the escaped character cannot end the string
-        } else if (state == Basic && c == '"') {
-          state = Code;
-        } else if (state == MultiBasic && at(i, "\"\"\"")) {
-          state = Code, i += 2, column += 2;
-        }
-        break;
-      case Literal:
-        if (c == '\'') state = Code;
-        break;
-      case MultiLiteral:
-        if (at(i, "'''")) state = Code, i += 2, column += 2;
-        break;
-    }
-  }
-  return {0, 0};
-}
-
 toml::table parse_text(const std::string& text, const std::string& name) {
-  if (auto [line, column] = misplaced_non_ascii(text); line > 0)
-    throw ConfigError(name + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                      ": TOML syntax error: a non-ASCII character outside a string or comment, or right after a "
-                      "backslash (keys with such characters are quoted: \"clé\" = 1)");
   try {
     return toml::parse(text, std::string_view(name));
   } catch (const toml::parse_error& err) {
@@ -254,14 +176,10 @@ void ConfigTree::set_override(const std::string& assignment) {
   while (!value.empty() && value.front() == ' ') value.erase(value.begin());
   std::map<std::string, ConfigEntry> parsed;
   std::map<std::string, SourceLocation> tables;
-  if (misplaced_non_ascii(value).first > 0) {
-    parsed["v"].value = value;  // not TOML (and unsafe for toml++, see misplaced_non_ascii): a bare word
-  } else {
-    try {
-      flatten(toml::parse("v = " + value, std::string_view("--set")), "", "--set", parsed, tables);
-    } catch (const toml::parse_error&) {
-      parsed["v"].value = value;  // a bare word is a string
-    }
+  try {
+    flatten(toml::parse("v = " + value, std::string_view("--set")), "", "--set", parsed, tables);
+  } catch (const toml::parse_error&) {
+    parsed["v"].value = value;  // a bare word is a string
   }
   if (!parsed.count("v"))
     throw ConfigError("--set '" + assignment + "': the value must be a bool, number, string or list");
