@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,7 +94,7 @@ struct RotatedBatch {
 
 class RotationTTT final : public s4t::TTTMethod {
  public:
-  RotationTTT(const s4t::BuildContext& ctx, Settings s) : s_(std::move(s)), rng_(ctx.seed * 7919u + 17u) {}
+  RotationTTT(const s4t::BuildContext&, Settings s) : s_(std::move(s)) {}
 
   void attach(s4t::MultiTaskModel& model) override {
     const auto& info = model.feature_info();
@@ -175,9 +174,12 @@ class RotationTTT final : public s4t::TTTMethod {
         labels.insert(labels.end(), static_cast<size_t>(n), k);
       }
     } else {
-      std::uniform_int_distribution<size_t> pick(0, allowed.size() - 1);
+      // One rotation per image from the default CPU generator: the host seeds it per run and saves it in
+      // checkpoints, so a resumed source training draws the rotations it would have drawn.
+      const at::Tensor picks = at::randint(static_cast<std::int64_t>(allowed.size()), {n}, at::TensorOptions().dtype(at::kLong));
+      const auto* pick = picks.data_ptr<std::int64_t>();
       std::vector<std::vector<std::int64_t>> by_k(4);
-      for (std::int64_t i = 0; i < n; ++i) by_k[static_cast<size_t>(allowed[pick(rng_)])].push_back(i);
+      for (std::int64_t i = 0; i < n; ++i) by_k[static_cast<size_t>(allowed[static_cast<size_t>(pick[i])])].push_back(i);
       for (std::int64_t k = 0; k < 4; ++k) {
         auto& idx = by_k[static_cast<size_t>(k)];
         if (idx.empty()) continue;
@@ -194,7 +196,6 @@ class RotationTTT final : public s4t::TTTMethod {
   }
 
   Settings s_;
-  std::mt19937_64 rng_;
   RotationHead head_{nullptr};
 };
 

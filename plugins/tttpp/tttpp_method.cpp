@@ -33,7 +33,7 @@ TTTPPModuleImpl::TTTPPModuleImpl(std::int64_t head_in, std::int64_t hidden, std:
 
 at::Tensor TTTPPModuleImpl::head(const at::Tensor& x) { return fc2->forward(at::relu(fc1->forward(x))); }
 
-TTTPlusPlus::TTTPlusPlus(const BuildContext& ctx, Settings s) : s_(std::move(s)), rng_(ctx.seed * 104729u + 3u) {}
+TTTPlusPlus::TTTPlusPlus(const BuildContext&, Settings s) : s_(std::move(s)) {}
 
 void TTTPlusPlus::attach(MultiTaskModel& model) {
   const auto& info = model.feature_info();
@@ -147,7 +147,7 @@ Embedding TTTPlusPlus::embed(MultiTaskModel& model, const at::Tensor& images) {
 
 at::Tensor TTTPlusPlus::contrastive_loss(MultiTaskModel& model, const at::Tensor& images) {
   const std::int64_t n = images.size(0);
-  at::Tensor views = at::cat({simclr_view(images, s_.views, rng_), simclr_view(images, s_.views, rng_)}, 0);
+  at::Tensor views = at::cat({simclr_view(images, s_.views), simclr_view(images, s_.views)}, 0);
   at::Tensor z = embed(model, views).head;
   z = z / z.norm(2, {1}, true).clamp_min(1e-12);
   at::Tensor logits = at::matmul(z, z.t()) / s_.temperature;

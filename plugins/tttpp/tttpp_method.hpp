@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "s4t/context.hpp"
@@ -87,7 +86,6 @@ class TTTPlusPlus final : public TTTMethod {
   void enqueue(at::Tensor& queue, const at::Tensor& features) const;
 
   Settings s_;
-  std::mt19937_64 rng_;
   TTTPPModule module_{nullptr};
   bool stats_ready_ = false;
   at::Tensor queue_e_, queue_h_, pending_e_, pending_h_;

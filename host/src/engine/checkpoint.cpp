@@ -1,6 +1,8 @@
 #include "engine/checkpoint.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/isfinite.h>
 #include <ATen/ops/scalar_tensor.h>
@@ -11,6 +13,8 @@
 
 #include <mutex>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "s4t/error.hpp"
 #include "s4t/state_dict.hpp"
@@ -27,6 +31,49 @@ std::string first_nonfinite(const StateDict& state) {
     if (t.defined() && t.is_floating_point() && !at::isfinite(t).all().item<bool>()) return name;
   return {};
 }
+
+// CUDA devices this process has used (a primary context exists): their generators are saved. Asking
+// about the others would create a context on every GPU of the machine.
+std::vector<int> cuda_devices_in_use() {
+  std::vector<int> used;
+  if (!at::hasCUDA()) return used;
+  const auto& hooks = at::detail::getCUDAHooks();
+  for (int i = 0; i < hooks.getNumGPUs(); ++i)
+    if (hooks.hasPrimaryContext(i)) used.push_back(i);
+  return used;
+}
+
+// The generators behind every random stream of a step (S4T's masks, TTT's rotations, TTT++'s views,
+// dropout, ...): the CPU one and each used CUDA device's, as "rng.cpu" and "rng.cuda.<index>".
+void save_generators(StateDict& state) {
+  auto save = [&](const std::string& key, at::Generator generator) {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    state[key] = generator.get_state();
+  };
+  save("rng.cpu", at::detail::getDefaultCPUGenerator());
+  for (int i : cuda_devices_in_use())
+    save("rng.cuda." + std::to_string(i), at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i))));
+}
+
+// Resuming: continue the random streams where the checkpointed run left them. A CUDA state for a device
+// this machine lacks is ignored (the run then is not bit-exact, as on any other hardware).
+void restore_generators(const StateDict& state, const fs::path& path) {
+  auto restore = [&](const std::string& key, at::Generator generator) {
+    auto it = state.find(key);
+    if (it == state.end()) return;
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    try {
+      generator.set_state(it->second);
+    } catch (const std::exception& e) {
+      throw Error("checkpoint '" + path.string() + "': '" + key + "' is not a generator state: " + error_text(e));
+    }
+  };
+  restore("rng.cpu", at::detail::getDefaultCPUGenerator());
+  if (!at::hasCUDA()) return;
+  const int gpus = at::detail::getCUDAHooks().getNumGPUs();
+  for (int i = 0; i < gpus; ++i)
+    restore("rng.cuda." + std::to_string(i), at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i))));
+}
 }  // namespace
 
 void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
@@ -37,13 +84,7 @@ void save_checkpoint(const fs::path& path, torch::nn::Module& model, torch::opti
   if (auto bad = first_nonfinite(state); !bad.empty())
     throw Error("refusing to write checkpoint '" + path.string() + "': tensor '" + bad.substr(6) +
                 "' holds NaN or infinite values (the run diverged)");
-  // The CPU generator behind every random stream of the step (S4T's masks, dropout, ...): resumed
-  // runs continue it exactly.
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    state["rng.cpu"] = generator.get_state();
-  }
+  save_generators(state);
   if (optimizer) {
     torch::serialize::OutputArchive archive;
     optimizer->save(archive);
@@ -99,16 +140,7 @@ CheckpointMeta load_checkpoint(const fs::path& path, torch::nn::Module& model, t
     } catch (const std::exception& e) {
       throw Error("checkpoint '" + path.string() + "': its optimizer state cannot be loaded: " + error_text(e));
     }
-    // Resuming: continue the random streams where the checkpointed run left them.
-    if (auto rng = state.find("rng.cpu"); rng != state.end()) {
-      auto generator = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(generator.mutex());
-      try {
-        generator.set_state(rng->second);
-      } catch (const std::exception& e) {
-        throw Error("checkpoint '" + path.string() + "': 'rng.cpu' is not a CPU generator state: " + error_text(e));
-      }
-    }
+    restore_generators(state, path);
   }
   CheckpointMeta meta;
   for (auto& [k, v] : state)
