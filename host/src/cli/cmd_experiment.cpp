@@ -15,6 +15,7 @@
 #include "s4t/error.hpp"
 #include "study/adaptation_record.hpp"
 #include "study/comparison.hpp"
+#include "study/corruption_sweep.hpp"
 #include "util/closest_match.hpp"
 
 namespace fs = std::filesystem;
@@ -184,16 +185,32 @@ int cmd_info(const std::vector<std::string>& args) {
 
 int cmd_compare(const std::vector<std::string>& args) {
   CommonArgs common;
-  std::string config, methods_text, seeds_text;
+  std::string config, methods_text, seeds_text, corruptions_text, severities_text;
   po::options_description options("s4t compare options");
   add_common_options(options, common);
   options.add_options()
       ("methods", po::value<std::string>(&methods_text), "comma-separated methods (default [compare] methods)")
-      ("seeds", po::value<std::string>(&seeds_text), "comma-separated seeds (default [compare] seeds)");
-  if (!parse_arguments("s4t compare CONFIG [--methods a,b,...] [--seeds 0,1,...] [--set k=v]...", options, args, &config, common)) return 0;
+      ("seeds", po::value<std::string>(&seeds_text), "comma-separated seeds (default [compare] seeds)")
+      ("corruptions", po::value<std::string>(&corruptions_text),
+       "one comparison per target corruption: all (the 15 ImageNet-C ones) or name,name,... (docs/corruptions.md)")
+      ("severities", po::value<std::string>(&severities_text),
+       "with --corruptions: comma-separated severities 1..5 (default [data.target] severity)");
+  if (!parse_arguments("s4t compare CONFIG [--methods a,b,...] [--seeds 0,1,...] [--corruptions all|a,b,... "
+                       "[--severities 1,...]] [--set k=v]...", options, args, &config, common)) return 0;
   auto methods = split_list(methods_text);
   auto seeds = split_int_list(seeds_text, "--seeds");
+  if (!severities_text.empty() && corruptions_text.empty())
+    throw ConfigError("--severities needs --corruptions (all or name,name,...)");
+  const auto severities = split_int_list(severities_text, "--severities");
+  const auto corruptions = corruptions_text.empty() ? std::vector<std::string>{} : expand_corruptions(corruptions_text);
   auto ctx = open_experiment(config, common);
+  if (!corruptions.empty()) {
+    auto sweep = run_corruption_sweep(*ctx.config, ctx.registry, corruptions, severities, methods, seeds, config,
+                                      common.command_line);
+    std::cout << "\n" << sweep.table << "\nsummary: " << (sweep.dir / "corruptions.md").string()
+              << " (each severity's sweep.json beside its comparisons)\n";
+    return sweep.any_failed ? 1 : 0;
+  }
   auto result = run_comparison(*ctx.experiment, ctx.registry, methods, seeds, common.command_line);
   std::cout << "\n" << result.table.markdown() << "\n" << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
             << "  (figures: s4t report " << result.dir.string() << ")\n";

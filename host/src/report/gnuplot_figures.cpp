@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -94,6 +95,44 @@ std::string header(const std::string& title, const std::string& xlabel, const st
 }
 
 }  // namespace
+
+// Method (rows) x corruption (columns) of Δ_TTT at the selected step, each cell labelled; a failed
+// method's cell is blank. Diverging palette centred on 0 (no change against Base).
+static std::vector<fs::path> plot_corruption_heatmap(const nlohmann::json& sweep, const std::string& label, const fs::path& stem) {
+  std::vector<std::string> corruptions, methods;
+  for (auto& point : sweep["points"]) {
+    corruptions.push_back(point["value"].is_string() ? point["value"].get<std::string>() : point["value"].dump());
+    for (auto& [method, result] : point["methods"].items())
+      if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+  }
+  std::string matrix, xtics, ytics;
+  double extent = 1e-9;
+  for (size_t i = 0; i < methods.size(); ++i) {
+    ytics += std::string(i ? ", " : "") + gp_quote(methods[i]) + " " + std::to_string(i);
+    size_t j = 0;
+    for (auto& point : sweep["points"]) {
+      double v = NAN;
+      if (point["methods"].contains(methods[i])) {
+        const auto& r = point["methods"][methods[i]];
+        if (r.contains("delta_ttt") && r["delta_ttt"].is_number()) v = r["delta_ttt"].get<double>();
+      }
+      if (std::isfinite(v)) extent = std::max(extent, std::abs(v));
+      matrix += (j++ ? " " : "") + number(v);
+    }
+    matrix += "\n";
+  }
+  for (size_t j = 0; j < corruptions.size(); ++j) xtics += std::string(j ? ", " : "") + gp_quote(corruptions[j]) + " " + std::to_string(j);
+  std::string script = "$h << EOD\n" + matrix + "EOD\n";
+  script += "set title " + gp_quote("Delta_TTT (%) per corruption" + (label.empty() ? "" : " (" + label + ")")) + " noenhanced\n";
+  script += "set xtics (" + xtics + ") rotate by 45 right noenhanced\nset ytics (" + ytics + ") noenhanced\n";
+  script += "unset key\nset palette defined (-1 '#2166ac', 0 '#f7f7f7', 1 '#b2182b')\n";
+  script += "set cbrange [" + number(-extent) + ":" + number(extent) + "]\nset cblabel 'Delta_TTT (%)' noenhanced\n";
+  script += "set xrange [-0.5:" + number(static_cast<double>(corruptions.size()) - 0.5) + "]\nset yrange [-0.5:" +
+            number(static_cast<double>(methods.size()) - 0.5) + "]\n";
+  script += "plot $h matrix with image, $h matrix using 1:2:(sprintf('%.1f',$3)) with labels font ',9'\n";
+  const int width = 200 + 60 * static_cast<int>(corruptions.size()), height = 220 + 40 * static_cast<int>(methods.size());
+  return render_gnuplot(script, stem, std::max(width, 500), std::max(height, 320));
+}
 
 std::vector<fs::path> render_gnuplot(const std::string& script, const fs::path& stem, int width, int height) {
   fs::create_directories(stem.parent_path());
@@ -246,11 +285,17 @@ std::vector<fs::path> plot_sweeps(const RunCollection& runs, const fs::path& out
     }
     script += header("Delta_TTT vs " + key, key, "Delta_TTT (%)") + plot + "\n";
     if (!loss.empty()) script += header("TTT loss at step 1 vs " + key, key, "loss") + loss_plot + "\nunset multiplot\n";
-    std::string stem = "sweep_" + key;
-    for (auto& c : stem)
+    // Several sweeps of one key (a corruption sweep per severity) are told apart by their label.
+    const std::string label = sw.contains("label") && sw["label"].is_string() ? sw["label"].get<std::string>() : "";
+    std::string suffix = key + (label.empty() ? "" : "_" + label);
+    for (auto& c : suffix)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
-    auto written = render_gnuplot(script, out_dir / stem, loss.empty() ? 800 : 1400, 500);
+    auto written = render_gnuplot(script, out_dir / ("sweep_" + suffix), loss.empty() ? 800 : 1400, 500);
     files.insert(files.end(), written.begin(), written.end());
+    if (key == "data.target.corruption" && !data.empty()) {
+      written = plot_corruption_heatmap(sw, label, out_dir / ("heatmap_" + suffix));
+      files.insert(files.end(), written.begin(), written.end());
+    }
   }
   return files;
 }

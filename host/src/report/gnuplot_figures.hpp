@@ -20,7 +20,9 @@ std::vector<std::filesystem::path> plot_curves(const RunCollection& runs, const 
 /// Affinity heatmaps of every method that recorded them: source, target before, target after, gap.
 std::vector<std::filesystem::path> plot_affinity(const RunCollection& runs, const std::filesystem::path& out_dir);
 
-/// One figure per sweep: Δ_TTT (and the mean first-step TTT loss) against the swept value.
+/// One figure per sweep: Δ_TTT (and the mean first-step TTT loss) against the swept value
+/// (sweep_<key>[_<label>]); a corruption sweep (key data.target.corruption, `s4t compare --corruptions`)
+/// also gets the heatmap method x corruption of Δ_TTT (heatmap_<key>_<label>, label = severity-<s>).
 std::vector<std::filesystem::path> plot_sweeps(const RunCollection& runs, const std::filesystem::path& out_dir);
 
 }  // namespace s4t::host

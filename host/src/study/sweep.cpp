@@ -16,15 +16,60 @@ namespace fs = std::filesystem;
 
 namespace s4t::host {
 
+namespace {
+// Copies <from>/seed-<k>/source/ into the point's seed folders that have none yet (through a temporary
+// folder renamed into place, so a stop never leaves half a copy that looks finished).
+void copy_source_models(const fs::path& from, const Experiment& point, std::vector<std::int64_t> seeds) {
+  if (seeds.empty()) seeds = point.section("compare").get_int_list("seeds");
+  const fs::path dest = fs::path(point.section("run").get_string("output_dir")) / point.section("run").get_string("name");
+  for (auto seed : seeds) {
+    const fs::path src = from / ("seed-" + std::to_string(seed)) / "source";
+    const fs::path dst = dest / ("seed-" + std::to_string(seed)) / "source";
+    if (!fs::is_directory(src) || fs::exists(dst)) continue;
+    const fs::path tmp = dst.string() + ".tmp-copy";
+    fs::remove_all(tmp);
+    fs::create_directories(dst.parent_path());
+    fs::copy(src, tmp, fs::copy_options::recursive);
+    fs::rename(tmp, dst);
+    logger()->info("source models of seed {} copied from {}", seed, src.string());
+  }
+}
+}  // namespace
+
+std::string mean_and_rank_rows(const std::vector<std::string>& methods, const std::map<std::string, std::vector<double>>& delta) {
+  std::vector<std::pair<std::string, double>> means;
+  for (auto& m : methods) {
+    auto it = delta.find(m);
+    if (m == "none" || it == delta.end()) continue;
+    double sum = 0;
+    bool complete = true;
+    for (double d : it->second) {
+      complete &= std::isfinite(d);
+      sum += d;
+    }
+    means.emplace_back(m, complete && !it->second.empty() ? sum / static_cast<double>(it->second.size()) : std::nan(""));
+  }
+  std::string mean_row = "| mean |", rank_row = "| rank |";
+  for (auto& [m, mean] : means) {
+    mean_row += std::isfinite(mean) ? " " + fixed_digits(mean, 2) + " |" : " – |";
+    int rank = 1;
+    for (auto& other : means)
+      if (std::isfinite(other.second) && other.second > mean) ++rank;
+    rank_row += std::isfinite(mean) ? " " + std::to_string(rank) + " |" : " – |";
+  }
+  return mean_row + "\n" + rank_row + "\n";
+}
+
 SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registry, const std::string& key,
                       const std::vector<std::string>& values, const std::vector<std::string>& methods,
                       const std::vector<std::int64_t>& seeds, const std::string& config_name,
-                      const std::string& command_line) {
+                      const std::string& command_line, const SweepOptions& options) {
   const Experiment base = validate_experiment(config, registry);
   const std::string name = base.section("run").get_string("name");
   SweepResult result;
   result.summary["key"] = key;
   result.summary["config"] = config_name;
+  if (!options.label.empty()) result.summary["label"] = options.label;
   // Every point is checked before the first one trains: a bad value must not cost a finished point.
   if (values.empty()) throw ConfigError("--values lists no value");
   std::vector<Experiment> points;
@@ -50,6 +95,10 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
   for (size_t v = 0; v < values.size(); ++v) {
     const std::string& value = values[v];
     logger()->info("##### sweep {} = {} #####", key, value);
+    if (options.share_source) {
+      const fs::path from = !options.source_from.empty() ? options.source_from : result.first_point_dir;
+      if (!from.empty()) copy_source_models(from, points[v], seeds);
+    }
     auto comparison = run_comparison(points[v], registry, methods, seeds, command_line);
     if (!header_done) {
       result.summary["selection"] = comparison.table.selection;
@@ -67,6 +116,10 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
       result.table += "\n" + rule + "\n";
       header_done = true;
     }
+    if (v == 0) {
+      result.first_point_dir = comparison.dir;
+      result.methods = comparison.methods;
+    }
     nlohmann::json p;
     p["value"] = value;
     p["dir"] = comparison.dir.string();
@@ -76,6 +129,7 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
       if (!row.failure.empty()) {
         p["methods"][row.name] = {{"failed", row.failure}};
         rows += " failed |";
+        result.delta[row.name].push_back(std::nan(""));
         result.any_failed = true;
         continue;
       }
@@ -93,12 +147,14 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
       }
       p["methods"][row.name] = r;
       rows += " " + fixed_digits(row.delta_mean, 2) + " |";
+      result.delta[row.name].push_back(row.delta_mean);
     }
     rows += "\n";
     if (!comparison.failures.empty()) result.any_failed = true;
     result.summary["points"].push_back(p);
   }
   result.table += rows;
+  if (options.summary_rows) result.table += mean_and_rank_rows(result.methods, result.delta);
   result.dir = fs::path(base.section("run").get_string("output_dir")) / name;
   write_json(result.dir / "sweep.json", result.summary);
   write_file_atomically(result.dir / "sweep.md", result.table);
