@@ -74,6 +74,11 @@ std::string check_matrix(const std::vector<char>& body, bool swap, std::size_t s
     if ((sub > 0 && small && nbytes > 4) || at + total > declared + 8)  // the last subelement may end unpadded
       return "a subelement of a variable declares " + std::to_string(nbytes) + " bytes, more than the variable holds";
     if (sub == 0 && at + 12 <= size) mx_class = r.u32(at + 8) & 0xFF;
+    // matio reads the dimensions only from a miINT32 subelement; of any other type it reads the next
+    // tag (the name's) from the dimension values instead, and allocates the length it finds there.
+    if (sub == 1 && (small ? first & 0xFFFF : first) != 5)
+      return "the dimensions of a variable are of type " + std::to_string(small ? first & 0xFFFF : first) +
+             "; expected miINT32 (5)";
     if (sub == 1 && (mx_class == 1 || mx_class == 2 || mx_class == 3)) {
       // A cell or struct array: matio allocates a pointer per element and reads each one's own tag
       // (8 bytes at least), so more elements than the variable has bytes / 8 cannot be.

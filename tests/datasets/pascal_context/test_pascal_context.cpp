@@ -149,6 +149,16 @@ TEST_CASE("pascal_context bad input") {
     CHECK(contains(msg, f.train[0] + ".mat"));
     CHECK(contains(msg, "header version 0xe620"));
   }
+  SUBCASE(".mat whose dimensions are not miINT32") {
+    // matio then reads the name's tag from the dimension values and allocates the 1.6 GB it finds there
+    // (found by CI's fuzzing; the input is the corpus entry).
+    std::filesystem::copy_file(test::source_dir() / "fuzz/corpus/mat/regression_dims_not_int32_name_tag_from_dims_1.6gb.mat",
+                               f.root / "pascal-context" / "trainval" / (f.train[0] + ".mat"),
+                               std::filesystem::copy_options::overwrite_existing);
+    auto msg = data_error_of([&] { make()->get(0); });
+    CHECK(contains(msg, f.train[0] + ".mat"));
+    CHECK(contains(msg, "dimensions of a variable are of type 1280; expected miINT32 (5)"));
+  }
   SUBCASE(".mat without LabelMap") {
     fx::write_mat(f.root / "pascal-context" / "trainval" / (f.train[0] + ".mat"), "Other", cv::Mat(20, 30, CV_16UC1, cv::Scalar(1)));
     auto msg = data_error_of([&] { make()->get(0); });
