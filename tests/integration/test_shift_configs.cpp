@@ -2,12 +2,12 @@
 // the target's shift families changed, and the synthetic dataset builds each target.
 #include "s4t_testkit/doctest.hpp"
 
-#include <set>
 #include <string>
 #include <vector>
 
 #include "config/config_tree.hpp"
 #include "config/experiment.hpp"
+#include "config_diff.hpp"
 #include "engine/setup.hpp"
 #include "host_registry.hpp"
 #include "test_support.hpp"
@@ -36,14 +36,8 @@ TEST_CASE("the shipped shift configs differ from their base only in run name and
     REQUIRE(tree.find("data.target.shifts") != nullptr);
     CHECK(std::get<std::vector<std::string>>(tree.find("data.target.shifts")->value) == shifts);
     CHECK(std::get<std::string>(tree.find("run.name")->value) == "shifts_" + name);
-    std::set<std::string> differing;
-    for (auto& [key, entry] : tree.entries()) {
-      auto* other = base.find(key);
-      if (!other || !(other->value == entry.value)) differing.insert(key);
-    }
-    for (auto& [key, entry] : base.entries())
-      if (!tree.find(key)) differing.insert(key);
-    for (auto& key : differing) CHECK_MESSAGE((key == "run.name" || key == "data.target.shifts"), key);
+    for (auto& key : test::differing_keys(tree, base))
+      CHECK_MESSAGE((key == "run.name" || key == "data.target.shifts"), key);
     CHECK(make_dataset(experiment, registry, "target")->size() > 0);
   }
 }

@@ -56,16 +56,17 @@ CorruptionSweepResult run_corruption_sweep(const ConfigTree& config, const Compo
 
   // Every (corruption, severity) builds its target dataset now: the plugin checks the name, the
   // severity and that it can (a depth-aware corruption needs a dataset with depth).
-  auto point_config = [&](const std::string& corruption, const std::string& severity) {
+  auto severity_config = [&](const std::string& severity) {
     ConfigTree c = config;
-    c.set_override("data.target.corruption=\"" + corruption + "\"");
     if (!severity.empty()) c.set_override("data.target.severity=" + severity);
     return c;
   };
   for (auto& corruption : corruptions)
     for (auto& severity : severity_labels) {
+      ConfigTree point = severity_config(severity);
+      point.set_override("data.target.corruption=\"" + corruption + "\"");
       try {
-        make_dataset(validate_experiment(point_config(corruption, severity), registry), registry, "target");
+        make_dataset(validate_experiment(point, registry), registry, "target");
       } catch (const std::exception& e) {
         throw ConfigError("--corruptions " + corruption + (severity.empty() ? "" : " at severity " + severity) +
                           ": " + error_text(e));
@@ -79,8 +80,7 @@ CorruptionSweepResult run_corruption_sweep(const ConfigTree& config, const Compo
   options.share_source = true;
   options.summary_rows = true;
   for (auto& severity : severity_labels) {
-    ConfigTree c = config;
-    if (!severity.empty()) c.set_override("data.target.severity=" + severity);
+    ConfigTree c = severity_config(severity);
     const std::string folder = severity.empty() ? "corruptions" : "severity-" + severity;
     c.set_override("run.name=\"" + name + "/" + folder + "\"");
     options.label = folder;

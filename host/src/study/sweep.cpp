@@ -1,5 +1,6 @@
 #include "study/sweep.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -34,20 +35,19 @@ void copy_source_models(const fs::path& from, const Experiment& point, std::vect
     logger()->info("source models of seed {} copied from {}", seed, src.string());
   }
 }
-}  // namespace
 
+// The rows "| mean |" (Δ_TTT over the points) and "| rank |" (1 = highest mean) of a table with one
+// column per method of `methods` but "none"; "–" for a method that failed at some point.
 std::string mean_and_rank_rows(const std::vector<std::string>& methods, const std::map<std::string, std::vector<double>>& delta) {
   std::vector<std::pair<std::string, double>> means;
   for (auto& m : methods) {
     auto it = delta.find(m);
     if (m == "none" || it == delta.end()) continue;
-    double sum = 0;
-    bool complete = true;
-    for (double d : it->second) {
-      complete &= std::isfinite(d);
-      sum += d;
-    }
-    means.emplace_back(m, complete && !it->second.empty() ? sum / static_cast<double>(it->second.size()) : std::nan(""));
+    double mean = std::nan(""), sd;
+    const auto& values = it->second;
+    if (!values.empty() && std::all_of(values.begin(), values.end(), [](double d) { return std::isfinite(d); }))
+      mean_std(values, mean, sd);
+    means.emplace_back(m, mean);
   }
   std::string mean_row = "| mean |", rank_row = "| rank |";
   for (auto& [m, mean] : means) {
@@ -59,6 +59,7 @@ std::string mean_and_rank_rows(const std::vector<std::string>& methods, const st
   }
   return mean_row + "\n" + rank_row + "\n";
 }
+}  // namespace
 
 SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registry, const std::string& key,
                       const std::vector<std::string>& values, const std::vector<std::string>& methods,

@@ -43,8 +43,4 @@ SweepResult run_sweep(const ConfigTree& config, const ComponentRegistry& registr
                       const std::vector<std::int64_t>& seeds, const std::string& config_name,
                       const std::string& command_line, const SweepOptions& options = {});
 
-/// The rows "| mean |" (Δ_TTT over the points) and "| rank |" (1 = highest mean) of a table with one
-/// column per method of `methods` but "none"; "–" for a method that failed at some point.
-std::string mean_and_rank_rows(const std::vector<std::string>& methods, const std::map<std::string, std::vector<double>>& delta);
-
 }  // namespace s4t::host

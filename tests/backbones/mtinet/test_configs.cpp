@@ -2,10 +2,10 @@
 // code (host::build_model).
 #include <torch/nn/module.h>
 
-#include <set>
 
 #include "config/config_tree.hpp"
 #include "config/experiment.hpp"
+#include "config_diff.hpp"
 #include "engine/setup.hpp"
 #include "host_registry.hpp"
 #include "parameters.hpp"
@@ -27,15 +27,7 @@ TEST_CASE("the shipped configs: demo_mtinet.toml is demo.toml with the architect
   CHECK(base.backbone.name == "resnet");
   CHECK(mti.backbone.name == "mtinet");
   // Every resolved key agrees except the architecture, the run name and the shorter source training.
-  const ConfigTree base_tree = base.resolved(), mti_tree = mti.resolved();
-  std::set<std::string> differing;
-  for (auto& [key, entry] : mti_tree.entries()) {
-    auto* other = base_tree.find(key);
-    if (!other || !(other->value == entry.value)) differing.insert(key);
-  }
-  for (auto& [key, entry] : base_tree.entries())
-    if (!mti_tree.find(key)) differing.insert(key);
-  for (auto& key : differing) {
+  for (auto& key : test::differing_keys(mti.resolved(), base.resolved())) {
     const bool architecture = key == "model.backbone" || key.rfind("backbone.mtinet.", 0) == 0;
     const bool allowed = architecture || key == "run.name" || key == "train.iterations";
     CHECK_MESSAGE(allowed, key);

@@ -5,6 +5,7 @@
 
 #include "config/config_tree.hpp"
 #include "config/experiment.hpp"
+#include "config_diff.hpp"
 #include "host_registry.hpp"
 #include "s4t_testkit/doctest.hpp"
 #include "test_support.hpp"
@@ -19,18 +20,6 @@ bool have_all_plugins(const ComponentRegistry& registry) {
   for (auto* name : {"nyudv2", "pascal_context", "taskonomy"})
     if (!registry.find(ComponentKind::Dataset, name)) return false;
   return registry.find(ComponentKind::Backbone, "resnet") && registry.find(ComponentKind::Head, "conv1x1");
-}
-
-std::set<std::string> differing_keys(const Experiment& a, const Experiment& b) {
-  const ConfigTree ta = a.resolved(), tb = b.resolved();
-  std::set<std::string> out;
-  for (auto& [key, entry] : ta.entries()) {
-    auto* other = tb.find(key);
-    if (!other || !(other->value == entry.value)) out.insert(key);
-  }
-  for (auto& [key, entry] : tb.entries())
-    if (!ta.find(key)) out.insert(key);
-  return out;
 }
 }  // namespace
 
@@ -67,9 +56,9 @@ TEST_CASE("configs/real: every preset validates, released = supplement + the doc
       return validate_experiment(ConfigTree::load(dir / (pair + suffix + ".toml")), registry);
     };
     Experiment released = load("_released"), supplement = load("_supplement"), old_name = load("");
-    CHECK(differing_keys(released, supplement) == keys);
+    CHECK(test::differing_keys(released.resolved(), supplement.resolved()) == keys);
     // The old name is the supplement preset under its old run name.
-    CHECK(differing_keys(old_name, supplement) == std::set<std::string>{"run.name"});
+    CHECK(test::differing_keys(old_name.resolved(), supplement.resolved()) == std::set<std::string>{"run.name"});
     CHECK(old_name.section("run").get_string("name") == pair);
     // The released protocol and the text's.
     CHECK(released.section("ttt").get_string("protocol") == "single_batch_then_eval");
