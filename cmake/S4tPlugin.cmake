@@ -27,5 +27,6 @@ function(s4t_add_plugin target)
   endif()
   if(NOT ARG_NO_INSTALL AND DEFINED S4T_PLUGIN_INSTALL_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION "${S4T_PLUGIN_INSTALL_DIR}")
+    set_property(GLOBAL APPEND PROPERTY S4T_SHIPPED_PLUGINS ${target})  # s4t's own build: part of s4t_runtime
   endif()
 endfunction()

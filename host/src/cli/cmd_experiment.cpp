@@ -11,6 +11,7 @@
 #include "engine/setup.hpp"
 #include "engine/trainer.hpp"
 #include "report/results_table.hpp"
+#include "report/stream_table.hpp"
 #include "run/run_directory.hpp"
 #include "s4t/error.hpp"
 #include "study/adaptation_record.hpp"
@@ -90,6 +91,10 @@ int cmd_adapt(const std::vector<std::string>& args) {
   auto table = build_results_table({method}, {{method, {tr}}}, {}, "step0");
   table.rows.front().name = "step 0";
   std::cout << "\n" << table.markdown() << "\n";
+  if (tr.stream.active()) {  // the domains of the stream, against this run's own step 0 on each
+    auto stream = build_stream_table({method}, {{method, {tr}}});
+    std::cout << stream.markdown() << "\n";
+  }
   std::cout << "reported step " << tr.steps[tr.selected] << " (select = " << tr.selection << "), oracle step "
             << tr.steps[tr.best] << ", last step " << tr.steps.back() << "; " << tr.images << " target images evaluated";
   if (!tr.validation_delta.empty())
@@ -212,7 +217,10 @@ int cmd_compare(const std::vector<std::string>& args) {
     return sweep.any_failed ? 1 : 0;
   }
   auto result = run_comparison(*ctx.experiment, ctx.registry, methods, seeds, common.command_line);
-  std::cout << "\n" << result.table.markdown() << "\n" << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
+  std::cout << "\n" << result.table.markdown() << "\n";
+  if (!result.stream.empty()) std::cout << result.stream.markdown() << "\n";
+  std::cout << result.seeds.size() << " seed(s).\nresults: " << (result.dir / "results.md").string()
+            << (result.stream.empty() ? "" : ", " + (result.dir / "stream.md").string())
             << "  (figures: s4t report " << result.dir.string() << ")\n";
   if (result.failures.empty()) return 0;
   std::vector<std::string> failed;

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "report/gnuplot_figures.hpp"
 #include "report/results_table.hpp"
+#include "report/stream_table.hpp"
 #include "report/run_collection.hpp"
 #include "report/synchronization_table.hpp"
 #include "run/run_directory.hpp"
@@ -65,11 +66,18 @@ int cmd_report(const std::vector<std::string>& args) {
     for (auto f : {"results.md", "results.csv", "results.tex", "synchronization.md", "synchronization.csv"})
       files.push_back(out_dir / f);
     summary << table.markdown() << "\nSynchronisation of the task curves (signed relative gain, steps ≥ 1):\n\n" << sync_md;
+    auto stream = build_stream_table(methods, runs.runs);
+    if (!stream.empty()) {
+      write_file_atomically(out_dir / "stream.md", stream.markdown());
+      files.push_back(out_dir / "stream.md");
+      summary << "\n" << stream.markdown();
+    }
   }
   if (!no_figures) {
     for (auto& f : plot_curves(runs, out_dir)) files.push_back(f);
     for (auto& f : plot_affinity(runs, out_dir)) files.push_back(f);
     for (auto& f : plot_sweeps(runs, out_dir)) files.push_back(f);
+    for (auto& f : plot_stream(runs, out_dir)) files.push_back(f);
   }
   std::cout << summary.str() << "\nwritten:\n";
   for (auto& f : files) std::cout << "  " << f.string() << "\n";

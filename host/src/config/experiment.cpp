@@ -3,6 +3,7 @@
 #include <set>
 
 #include "config/host_schema.hpp"
+#include "config/target_domains.hpp"
 #include "s4t/error.hpp"
 #include "util/closest_match.hpp"
 
@@ -102,6 +103,10 @@ ConfigTree Experiment::resolved() const {
   put("backbone." + backbone.name, backbone.options);
   put("head." + head.name, head.options);
   for (auto& [table, options] : other_tables) put(table, options);
+  for (auto& d : domains) {  // a table per domain: what each one is, whichever way the file named it
+    tree.set("domain." + d.name + ".dataset", {d.data.name, {}});
+    put("domain." + d.name, d.data.options);
+  }
   for (auto& m : listed_methods) put("method." + m, method_options(m));
   return tree;
 }
@@ -131,7 +136,8 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   // 1. Every table must be known. Errors about a table point at its header.
   std::vector<std::string> known_tables;
   for (auto& [name, schema] : fixed) known_tables.push_back(name);
-  for (auto t : {"data.source", "data.target", "backbone.<name>", "head.<name>", "method.<name>"}) known_tables.push_back(t);
+  for (auto t : {"data.source", "data.target", "backbone.<name>", "head.<name>", "method.<name>", "domain.<name>"})
+    known_tables.push_back(t);
   static const std::map<std::string, ComponentKind> component_tables = {
       {"backbone", ComponentKind::Backbone}, {"head", ComponentKind::Head}, {"method", ComponentKind::Method}};
   for (auto& section : tree.sections()) {
@@ -144,6 +150,7 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
     auto [parent, leaf] = split_key(section);
     const std::string where = tree.table_location(section).describe();
     auto kind = component_tables.find(parent);
+    if (parent == "domain" && !leaf.empty()) continue;  // a target-stream domain: checked with [ttt] domains
     if (kind != component_tables.end()) {
       registry.get(kind->second, leaf, where + ": [" + section + "]");
       if (kind->second == ComponentKind::Method) x.listed_methods.insert(leaf);
@@ -195,21 +202,21 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   }
 
   // 5. Datasets: [data.source] / [data.target] hold `dataset` plus that dataset's options.
-  auto dataset_role = [&](const std::string& role) {
-    std::string section = "data." + role;
+  auto dataset_table = [&](const ConfigTree& t, const std::string& section) {
     std::set<std::string> dataset_keys;
-    for (auto& [key, e] : tree.section(section))
+    for (auto& [key, e] : t.section(section))
       if (key != "dataset") dataset_keys.insert(key);
-    auto role_options = check_section(tree, section, data_role_schema(), "", dataset_keys);
+    auto role_options = check_section(t, section, data_role_schema(), "", dataset_keys);
     std::string name = role_options.get_string("dataset");
-    auto& c = registry.get(ComponentKind::Dataset, name, where_of(tree, section + ".dataset") + ": [" + section + "] dataset");
+    auto& c = registry.get(ComponentKind::Dataset, name, where_of(t, section + ".dataset") + ": [" + section + "] dataset");
     ComponentChoice choice;
     choice.name = name;
-    choice.options = check_section(tree, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
+    choice.options = check_section(t, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
     return choice;
   };
-  x.source = dataset_role("source");
-  x.target = dataset_role("target");
+  x.source = dataset_table(tree, "data.source");
+  x.target = dataset_table(tree, "data.target");
+  x.domains = target_domains(tree, x.host["ttt"], dataset_table);
 
   // 6. Methods: defaults for every registered one, the file's tables on top. The resolved config lists
   //    the ones the experiment uses and the ones the file configures.

@@ -18,11 +18,19 @@ struct ComponentChoice {
   Options options;
 };
 
+/// One domain of a target stream ([ttt] domains, docs/streams.md): its name as listed and the dataset it
+/// is: [data.target] with the domain's overrides (a "<corruption>[:<severity>]" name or a [domain.<name>] table).
+struct TargetDomain {
+  std::string name;
+  ComponentChoice data;
+};
+
 /// The typed options are the experiment's only copy of its configuration: the resolved config that a
 /// run directory stores is rendered from them (resolved()), so what is written is what runs.
 struct Experiment {
   std::map<std::string, Options> host;   ///< "run", "model", "tasks", "data", "train", "ttt", "compare", "plugins"
   ComponentChoice backbone, head, source, target;
+  std::vector<TargetDomain> domains;  ///< [ttt] domains, resolved (empty for stream = "single")
   std::map<std::string, Options> methods;  ///< every registered method: defaults + [method.<name>]
   /// Methods whose options the resolved config lists: [ttt] method, [compare] methods, those with a table.
   std::set<std::string> listed_methods;

@@ -64,7 +64,12 @@ std::map<std::string, Schema> build() {
                   {"source", "target"})
       .add_int_list("grid_size", {}, "[H, W] the test-time model is built for, overriding grid (empty = as grid says); the released NYUD-v2 configs build for the 448x576 training crop while testing on 480x640 images", 1)
       .add_string("select", "last", "step a table reports: last (the final step), step:N, validation (best Δ_TTT on a labelled target validation split disjoint from the evaluated images) or oracle (best Δ_TTT on the evaluated images themselves: uses their labels)")
-      .add_int("validation_size", 0, "target images held out as the validation split when select = validation (0 = none held out)", 0);
+      .add_int("validation_size", 0, "target images held out as the validation split when select = validation (0 = none held out)", 0)
+      .add_string("stream", "single", "target stream (docs/streams.md): single ([data.target] alone), continual (the domains one after another), gradual (each corruption domain at severities 1,2,3,4,5,4,3,2,1 in turn) or mixed (the domains' images shuffled into one stream)",
+                  {"single", "continual", "gradual", "mixed"})
+      .add_string_list("domains", {}, "target domains of a continual, gradual or mixed stream, in order: \"<corruption>[:<severity>]\" of [data.target], or the name of a [domain.<name>] table whose keys override [data.target]'s")
+      .add_string("reset", "protocol", "when the weights go back to the source's over the target stream: protocol (as [ttt] protocol says: episodic = per_batch, online = never), never, per_domain (at each new domain) or per_batch",
+                  {"protocol", "never", "per_domain", "per_batch"});
   s["compare"]
       .add_string_list("methods", {"none"}, "methods compared by `s4t compare` (\"none\" is the Base row)")
       .add_int_list("seeds", {0}, "seeds; tables show mean ± std over them", 0)

@@ -26,6 +26,14 @@ void start_sharded_adaptation(const Experiment& x) {
                       "split over the " + std::to_string(group->world_size()) +
                       " ranks of this distributed run; run it in a single process, or use protocol = \"episodic\" "
                       "or \"single_batch_then_eval\"");
+  if (group && x.section("ttt").get_string("stream") != "single")
+    throw ConfigError("[ttt] stream = \"" + x.section("ttt").get_string("stream") + "\" adapts along one ordered stream of "
+                      "target domains, which this version does not split over the " + std::to_string(group->world_size()) +
+                      " ranks of a distributed run; run it in a single process");
+  const std::string reset = x.section("ttt").get_string("reset");
+  if (group && (reset == "never" || reset == "per_domain"))
+    throw ConfigError("[ttt] reset = \"" + reset + "\" carries the adapted weights from batch to batch, so it cannot be split "
+                      "over the ranks of a distributed run; run it in a single process, or use reset = \"per_batch\"");
   if (group)
     logger()->info("test-time adaptation on {} ranks: each evaluates one shard of the target set ({} protocol); "
                    "the results are summed over the ranks", group->world_size(), protocol);

@@ -11,7 +11,9 @@
 #include "engine/checkpoint.hpp"
 #include "engine/compute_mode.hpp"
 #include "engine/dataset_subset.hpp"
+#include "engine/mixed_domains.hpp"
 #include "engine/setup.hpp"
+#include "engine/target_stream.hpp"
 #include "engine/task_affinity.hpp"
 #include "evaluation/metrics.hpp"
 #include "run/logging.hpp"
@@ -61,13 +63,18 @@ struct Run {
     else into.update(latents);
   }
 
-  void predict_into(Accumulators& acc, const Batch& batch) {
-    auto predictions = session->predict(batch.images);
+  using Predictions = std::map<std::string, at::Tensor>;
+
+  /// Scores `p` (the predictions for `batch`) into `acc`; `rows`, when defined, selects the images scored.
+  void score(Accumulators& acc, const Predictions& p, const Batch& batch, const at::Tensor& rows = {}) const {
+    auto pick = [&](const at::Tensor& t) { return rows.defined() && t.defined() ? t.index_select(0, rows.to(t.device())) : t; };
     for (size_t i = 0; i < tasks.size(); ++i) {
       auto& t = tasks[i];
-      acc[i]->update(predictions.at(t.name), batch.targets.at(t.name), batch.masks.at(t.name));
+      acc[i]->update(pick(p.at(t.name)), pick(batch.targets.at(t.name)), pick(batch.masks.at(t.name)));
     }
   }
+
+  void predict_into(Accumulators& acc, const Batch& batch) { score(acc, session->predict(batch.images), batch); }
 
   /// One step; false when the method asks for none (no forward, nothing changes).
   bool step(const Batch& batch, const AdaptContext& ctx) {
@@ -156,12 +163,40 @@ std::vector<std::int64_t> evaluated_steps(std::int64_t steps, std::int64_t every
 struct Pass {
   std::vector<std::vector<double>> values;  // [evaluated step][task]
   std::int64_t batches = 0, images = 0;
+  StreamResult stream;                      // a target stream's groups and batches (kind "single": none)
+};
+
+std::vector<double> values_of(const Accumulators& acc) {
+  std::vector<double> v;
+  for (auto& m : acc) v.push_back(m->value());
+  return v;
+}
+
+// The metrics of one target stream's result groups (segments, or a mixed stream's domains) at every
+// evaluated step, and its per-batch records.
+struct StreamTally {
+  const TargetStream& stream;
+  std::vector<std::vector<Accumulators>> acc;  // [group][evaluated step]
+  std::vector<std::int64_t> images, batches;   // per group
+  StreamResult result;
+
+  StreamTally(const TargetStream& s, const std::vector<TaskSpec>& tasks, std::size_t steps) : stream(s) {
+    acc.resize(s.result_groups());
+    for (auto& g : acc)
+      for (size_t e = 0; e < steps; ++e) g.push_back(fresh_accumulators(tasks));
+    images.assign(s.result_groups(), 0);
+    batches.assign(s.result_groups(), 0);
+    result.kind = s.kind;
+    result.reset = to_string(s.reset);
+  }
+  bool active() const { return stream.kind != "single"; }
 };
 
 // The protocol of [ttt] over `data` from the source weights (`fresh`: the session was never begun, the
 // weights are the source's; else they are restored first).
-Pass run_protocol(const Experiment& x, Run& s, const std::shared_ptr<Dataset>& data,
+Pass run_protocol(const Experiment& x, Run& s, const TargetStream& stream,
                   const std::vector<std::int64_t>& eval_steps, bool fresh, const std::string& label) {
+  const std::shared_ptr<Dataset>& data = stream.segments.front().data;  // single_batch_then_eval: one set
   const auto& ttt = x.section("ttt");
   const std::string protocol = ttt.get_string("protocol");
   const std::int64_t steps = ttt.get_int("steps");
@@ -169,8 +204,10 @@ Pass run_protocol(const Experiment& x, Run& s, const std::shared_ptr<Dataset>& d
   std::vector<Accumulators> acc;
   for (size_t i = 0; i < eval_steps.size(); ++i) acc.push_back(fresh_accumulators(s.tasks));
   // Distributed: this rank's shard of the set (docs/distributed.md#sharded-adaptation).
-  DataLoader loader(data, sharded(loader_options(x, ttt.get_int("batch"), ttt.get_bool("shuffle"), false,
-                                                 ttt.get_int("max_batches"))));
+  auto shard_loader = [&](const std::shared_ptr<Dataset>& set) {
+    return std::make_unique<DataLoader>(set, sharded(loader_options(x, ttt.get_int("batch"), ttt.get_bool("shuffle"),
+                                                                    false, ttt.get_int("max_batches"))));
+  };
   auto start = [&] {
     if (fresh) s.session->begin();
     else s.session->reset();
@@ -178,6 +215,8 @@ Pass run_protocol(const Experiment& x, Run& s, const std::shared_ptr<Dataset>& d
   Pass pass;
   if (protocol == "single_batch_then_eval") {
     // Released-code protocol: adapt on the first batch only, evaluate the whole set at each evaluated step.
+    auto loader_ptr = shard_loader(data);
+    DataLoader& loader = *loader_ptr;
     Batch first;
     // Distributed: every rank adapts on the whole set's first batch (the same weights on every rank) and
     // evaluates its own shard.
@@ -214,46 +253,135 @@ Pass run_protocol(const Experiment& x, Run& s, const std::shared_ptr<Dataset>& d
     s.latents_into(s.affinity_after, first.images);
     pass.batches = 1;
   } else {
-    const bool episodic = protocol == "episodic";
-    Progress progress(label, loader.batches_per_epoch(), progress_on);
-    Batch batch;
-    std::int64_t b = 0;
-    while (loader.next(batch)) {
-      if (b == 0) start();
-      else if (episodic) s.session->reset();  // source weights, fresh optimizer, begin_adaptation
-      Accumulators base = fresh_accumulators(s.tasks);
-      s.predict_into(base, batch);
-      merge_into(acc[0], base);
-      pass.images += batch.images.size(0);
-      s.latents_into(s.affinity_before, batch.images);
-      bool noop = false;
-      size_t next_eval = 1;
-      for (std::int64_t step = 1; step <= steps; ++step) {
-        if (!noop) noop = !s.step(batch, {step, b});
-        if (next_eval < eval_steps.size() && eval_steps[next_eval] == step) {
-          if (noop) merge_into(acc[next_eval], base);  // nothing changed since step 0
-          else s.predict_into(acc[next_eval], batch);
-          ++next_eval;
+    // Episodic or online, over the stream's segments (a single stream has one: the target set).
+    const ResetRule reset = stream.reset;
+    StreamTally tally(stream, s.tasks, eval_steps.size());
+    const size_t last = eval_steps.size() - 1;
+    std::int64_t b = 0;  // batches over the whole stream
+    for (size_t seg = 0; seg < stream.segments.size(); ++seg) {
+      const auto& segment = stream.segments[seg];
+      auto loader = shard_loader(segment.data);
+      Progress progress(stream.segments.size() > 1 ? label + " " + segment.label : label, loader->batches_per_epoch(),
+                        progress_on);
+      const bool new_domain = seg > 0 && segment.domain != stream.segments[seg - 1].domain;
+      Batch batch;
+      std::int64_t in_segment = 0;
+      while (loader->next(batch)) {
+        if (b == 0) start();
+        else if (reset == ResetRule::PerBatch || (reset == ResetRule::PerDomain && new_domain && in_segment == 0))
+          s.session->reset();  // source weights, fresh optimizer, begin_adaptation
+        // Mixed: the rows of each domain present in the batch.
+        std::vector<std::pair<size_t, at::Tensor>> rows;
+        if (tally.active() && stream.mixed()) {
+          const auto& mixed = dynamic_cast<const MixedDomains&>(*segment.data);
+          std::map<size_t, std::vector<std::int64_t>> by_domain;
+          for (size_t k = 0; k < batch.indices.size(); ++k)
+            by_domain[mixed.domain_of(batch.indices[k])].push_back(static_cast<std::int64_t>(k));
+          for (auto& [d, r] : by_domain) rows.emplace_back(d, at::tensor(r, at::kLong));
         }
+        StreamResult::BatchRecord record;
+        record.images = batch.images.size(0);
+        if (!rows.empty()) {  // the domain of most of its images (the first on ties)
+          size_t most = 0;
+          for (size_t i = 1; i < rows.size(); ++i)
+            if (rows[i].second.numel() > rows[most].second.numel()) most = i;
+          record.group = rows[most].first;
+        } else {
+          record.group = seg;
+        }
+        // This batch's metrics at evaluated step e, from predictions `p`, into the pass and the stream tally.
+        std::vector<Accumulators> step0_groups;  // the step-0 scores per row group, reused while nothing changes
+        Accumulators base;
+        auto score_step = [&](size_t e, const Run::Predictions* p) {
+          Accumulators here = fresh_accumulators(s.tasks);
+          if (p) s.score(here, *p, batch);
+          else merge_into(here, base);  // nothing changed since step 0
+          merge_into(acc[e], here);
+          if (e == 0) {
+            base = fresh_accumulators(s.tasks);
+            merge_into(base, here);
+          }
+          if (!tally.active()) return;
+          if (rows.empty()) {
+            merge_into(tally.acc[seg][e], here);
+          } else {
+            for (size_t i = 0; i < rows.size(); ++i) {
+              Accumulators part = fresh_accumulators(s.tasks);
+              if (p) s.score(part, *p, batch, rows[i].second);
+              else merge_into(part, step0_groups[i]);
+              if (e == 0) {
+                step0_groups.push_back(fresh_accumulators(s.tasks));
+                merge_into(step0_groups.back(), part);
+              }
+              merge_into(tally.acc[rows[i].first][e], part);
+            }
+          }
+          if (e == 0) record.before = values_of(here);
+          if (e == last) record.after = values_of(here);
+        };
+        {
+          auto p0 = s.session->predict(batch.images);
+          score_step(0, &p0);
+        }
+        pass.images += batch.images.size(0);
+        s.latents_into(s.affinity_before, batch.images);
+        bool noop = false;
+        size_t next_eval = 1;
+        for (std::int64_t step = 1; step <= steps; ++step) {
+          if (!noop) noop = !s.step(batch, {step, b});
+          if (next_eval < eval_steps.size() && eval_steps[next_eval] == step) {
+            if (noop) {
+              score_step(next_eval, nullptr);
+            } else {
+              auto p = s.session->predict(batch.images);
+              score_step(next_eval, &p);
+            }
+            ++next_eval;
+          }
+        }
+        s.flush_steps();
+        s.latents_into(s.affinity_after, batch.images);
+        if (tally.active()) {
+          if (rows.empty()) {
+            tally.images[seg] += record.images;
+            ++tally.batches[seg];
+          } else {
+            for (auto& [d, r] : rows) {
+              tally.images[d] += r.numel();
+              ++tally.batches[d];
+            }
+          }
+          tally.result.batches.push_back(std::move(record));
+        }
+        ++b;
+        ++in_segment;
+        progress.update(in_segment);
       }
-      s.flush_steps();
-      s.latents_into(s.affinity_after, batch.images);
-      ++b;
-      progress.update(b);
+      progress.finish();
     }
-    progress.finish();
     pass.batches = b;
+    if (tally.active()) {
+      std::vector<bool> higher;
+      for (auto& t : s.tasks) higher.push_back(t.higher_is_better);
+      for (size_t g = 0; g < stream.result_groups(); ++g) {
+        StreamResult::Group group;
+        group.label = stream.group_label(g);
+        group.images = tally.images[g];
+        group.batches = tally.batches[g];
+        for (auto& a : tally.acc[g]) group.values.push_back(values_of(a));
+        for (auto& v : group.values) group.delta.push_back(delta_ttt(group.values[0], v, higher));
+        tally.result.groups.push_back(std::move(group));
+      }
+      for (auto& r : tally.result.batches) r.delta = delta_ttt(r.before, r.after, higher);
+      pass.stream = std::move(tally.result);
+    }
   }
   // Distributed: the sums over every rank's shard (each rank adapted on the same first batch in
   // single_batch_then_eval, so its batch count is not summed).
   std::vector<std::int64_t*> counts{&pass.images};
   if (protocol != "single_batch_then_eval") counts.push_back(&pass.batches);
   all_reduce_pass(acc, counts, run_device(x));
-  for (auto& a : acc) {
-    std::vector<double> v;
-    for (auto& m : a) v.push_back(m->value());
-    pass.values.push_back(v);
-  }
+  for (auto& a : acc) pass.values.push_back(values_of(a));
   return pass;
 }
 
@@ -345,7 +473,8 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
     auto validation = std::make_shared<DatasetSubset>(s.target, 0, held, "validation split");
     evaluated = std::make_shared<DatasetSubset>(s.target, held, n - held, "evaluated split");
     s.recording = false;
-    auto v = run_protocol(x, s, validation, eval_steps, fresh, "validate [" + method_name + "]");
+    auto v = run_protocol(x, s, one_set_stream(x, validation, "validation"), eval_steps, fresh,
+                          "validate [" + method_name + "]");
     s.recording = true;
     fresh = false;
     updates0 = s.session->updates();
@@ -358,7 +487,12 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
     tr.validation_delta = deltas(v.values, s.tasks);
     torch::manual_seed(static_cast<std::uint64_t>(seed));  // the evaluated pass draws as it would alone
   }
-  auto pass = run_protocol(x, s, evaluated, eval_steps, fresh, "adapt [" + method_name + "]");
+  const TargetStream stream = make_target_stream(x, registry, evaluated, *s.source);
+  if (stream.kind != "single")
+    logger()->info("target stream: {} over {} domains ({} segments), reset {}", stream.kind, stream.domains.size(),
+                   stream.segments.size(), to_string(stream.reset));
+  auto pass = run_protocol(x, s, stream, eval_steps, fresh, "adapt [" + method_name + "]");
+  tr.stream = std::move(pass.stream);
   tr.batches = pass.batches;
   tr.images = pass.images;
   tr.values = pass.values;

@@ -27,7 +27,11 @@ at::Device run_device(const Experiment& x) {
 }
 
 std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role) {
-  const ComponentChoice& choice = role == "source" ? x.source : x.target;
+  return make_dataset(x, registry, role, role == "source" ? x.source : x.target);
+}
+
+std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role,
+                                      const ComponentChoice& choice) {
   DatasetContext ctx;
   ctx.role = role;
   ctx.tasks = x.section("tasks").get_string_list("names");

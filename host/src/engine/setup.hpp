@@ -16,6 +16,9 @@ at::Device run_device(const Experiment& x);
 
 /// The dataset of `role` ("source" or "target"), built once per process for the same settings.
 std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role);
+/// The dataset `choice` in `role` (a target stream's domain: role "target" with the domain's options).
+std::shared_ptr<Dataset> make_dataset(const Experiment& x, const ComponentRegistry& registry, const std::string& role,
+                                      const ComponentChoice& choice);
 
 /// The experiment's tasks, taken from the source dataset in [tasks].names order, with loss weights
 /// applied. The target must have the same tasks with the same channels and class names.

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "report/results_table.hpp"
+#include "report/stream_table.hpp"
 #include "s4t/error.hpp"
 #include "evaluation/metrics.hpp"
 #include "s4t/state_dict.hpp"
@@ -298,6 +299,42 @@ std::vector<fs::path> plot_sweeps(const RunCollection& runs, const fs::path& out
     }
   }
   return files;
+}
+
+}  // namespace s4t::host
+
+namespace s4t::host {
+
+std::vector<fs::path> plot_stream(const RunCollection& runs, const fs::path& out_dir) {
+  auto table = build_stream_table(runs.methods, runs.runs);
+  if (table.empty() || table.methods.empty()) return {};
+  std::string data, plot = "plot ";
+  for (size_t k = 0; k < table.methods.size(); ++k) {
+    data += "$m" + std::to_string(k) + " << EOD\n";
+    for (size_t i = 0; i < table.curve[k].size(); ++i) data += std::to_string(i) + " " + number(table.curve[k][i]) + "\n";
+    data += "EOD\n";
+    plot += std::string(k ? ", " : "") + "$m" + std::to_string(k) + " with linespoints lw 2 pt 7 ps 0.4 title " +
+            gp_quote(table.methods[k]);
+  }
+  // A dashed line where the domain changes, the new domain's name above it (every one up to 20 domains,
+  // then every n-th name so that the labels stay legible).
+  std::string marks;
+  const size_t label_every = std::max<size_t>(1, table.groups.size() / 20);
+  for (size_t i = 0; i < table.curve_group.size(); ++i) {
+    if (i > 0 && table.curve_group[i] == table.curve_group[i - 1]) continue;
+    const double at = static_cast<double>(i) - 0.5;
+    if (i > 0) marks += "set arrow from " + number(at) + ", graph 0 to " + number(at) + ", graph 1 nohead dt 2 lc rgb 'gray40'\n";
+    const size_t g = table.curve_group[i];
+    if (g % label_every == 0 && table.kind != "mixed")
+      marks += "set label " + gp_quote(table.groups[g]) + " at " + number(at + 0.15) +
+               ", graph 0.03 left rotate by 90 font ',8' noenhanced tc rgb 'gray30'\n";
+  }
+  marks += "set xrange [-0.5:" + number(static_cast<double>(table.curve_group.size()) - 0.5) + "]\n";
+  const std::string title = "Target stream '" + table.kind + "' (reset " + table.reset + "): Delta_TTT per batch vs " +
+                            (table.base == "none" ? std::string("Base") : std::string("own step 0"));
+  auto script = data + header(title, "batch along the stream", "Delta_TTT (%)") + marks + plot + "\n";
+  const int width = std::max(900, std::min(2400, 300 + 12 * static_cast<int>(table.curve_group.size())));
+  return render_gnuplot(script, out_dir / "stream_delta_ttt", width, 600);
 }
 
 }  // namespace s4t::host

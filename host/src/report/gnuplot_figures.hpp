@@ -25,4 +25,9 @@ std::vector<std::filesystem::path> plot_affinity(const RunCollection& runs, cons
 /// also gets the heatmap method x corruption of Δ_TTT (heatmap_<key>_<label>, label = severity-<s>).
 std::vector<std::filesystem::path> plot_sweeps(const RunCollection& runs, const std::filesystem::path& out_dir);
 
+/// The continual-stream curve (stream_delta_ttt): each batch's Δ_TTT after adaptation against the Base on
+/// the same batch, along the target stream, per method (mean over seeds), with the domain boundaries marked
+/// and labelled. Nothing when no run holds a target stream.
+std::vector<std::filesystem::path> plot_stream(const RunCollection& runs, const std::filesystem::path& out_dir);
+
 }  // namespace s4t::host

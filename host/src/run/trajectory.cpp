@@ -84,6 +84,20 @@ nlohmann::json columns(const std::vector<TaskSpec>& tasks, const std::vector<std
   return j;
 }
 
+// The [step][task] table of columns() read back; `what` names the field in errors.
+std::vector<std::vector<double>> from_columns(const nlohmann::json& j, const std::vector<TaskSpec>& tasks,
+                                              std::size_t steps, const std::string& what) {
+  std::vector<std::vector<double>> values(steps, std::vector<double>(tasks.size()));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    auto col = doubles(j.at(tasks[i].name));
+    if (col.size() != steps)
+      throw std::runtime_error("\"" + what + "\" of task '" + tasks[i].name + "' has " + std::to_string(col.size()) +
+                               " values for " + std::to_string(steps) + " steps");
+    for (size_t k = 0; k < steps; ++k) values[k][i] = col[k];
+  }
+  return values;
+}
+
 nlohmann::json at_step(const std::vector<TaskSpec>& tasks, const std::vector<double>& values) {
   nlohmann::json j = nlohmann::json::object();
   for (size_t i = 0; i < tasks.size() && i < values.size(); ++i) j[tasks[i].name] = values[i];
@@ -213,6 +227,21 @@ nlohmann::json Trajectory::to_json() const {
   j["synchronization"] = synchronization();
   j["loss"] = loss;
   if (!affinity.is_null()) j["affinity"] = affinity;
+  if (stream.active()) {
+    nlohmann::json groups = nlohmann::json::array(), records = nlohmann::json::array();
+    for (auto& g : stream.groups)
+      groups.push_back({{"label", g.label},
+                        {"images", g.images},
+                        {"batches", g.batches},
+                        {"trajectory", columns(tasks, g.values)},
+                        {"delta_ttt", g.delta},
+                        {"selected", at_step(tasks, g.values[selected])},
+                        {"selected_delta_ttt", g.delta[selected]}});
+    for (auto& b : stream.batches)
+      records.push_back({{"domain", b.group}, {"images", b.images}, {"before", b.before}, {"after", b.after},
+                         {"delta_ttt", b.delta}});
+    j["stream"] = {{"kind", stream.kind}, {"reset", stream.reset}, {"domains", groups}, {"batches", records}};
+  }
   return j;
 }
 
@@ -267,10 +296,37 @@ Trajectory Trajectory::from_json(const nlohmann::json& j) {
     if (t.validation_delta.size() != t.steps.size())
       throw std::runtime_error("\"validation\" has " + std::to_string(t.validation_delta.size()) + " Δ_TTT values for " +
                                std::to_string(t.steps.size()) + " steps");
-    t.validation_values.assign(t.steps.size(), std::vector<double>(t.tasks.size()));
-    for (size_t i = 0; i < t.tasks.size(); ++i) {
-      auto col = doubles(v.at("trajectory").at(t.tasks[i].name));
-      for (size_t k = 0; k < col.size() && k < t.steps.size(); ++k) t.validation_values[k][i] = col[k];
+    t.validation_values = from_columns(v.at("trajectory"), t.tasks, t.steps.size(), "validation.trajectory");
+  }
+  if (j.contains("stream")) {
+    const auto& st = j.at("stream");
+    t.stream.kind = st.at("kind").get<std::string>();
+    t.stream.reset = st.at("reset").get<std::string>();
+    for (auto& g : st.at("domains")) {
+      StreamResult::Group group;
+      group.label = g.at("label").get<std::string>();
+      group.images = integer(g, "images", 0);
+      group.batches = integer(g, "batches", 0);
+      group.values = from_columns(g.at("trajectory"), t.tasks, t.steps.size(), "stream.domains.trajectory");
+      group.delta = doubles(g.at("delta_ttt"));
+      if (group.delta.size() != t.steps.size())
+        throw std::runtime_error("\"stream.domains.delta_ttt\" of '" + group.label + "' has " +
+                                 std::to_string(group.delta.size()) + " values for " + std::to_string(t.steps.size()) + " steps");
+      t.stream.groups.push_back(std::move(group));
+    }
+    for (auto& b : st.at("batches")) {
+      StreamResult::BatchRecord r;
+      r.group = static_cast<std::size_t>(integer(b.at("domain"), "stream.batches.domain"));
+      if (r.group >= t.stream.groups.size())
+        throw std::runtime_error("\"stream.batches\" names domain " + std::to_string(r.group) + " of " +
+                                 std::to_string(t.stream.groups.size()));
+      r.images = integer(b, "images", 0);
+      r.before = doubles(b.at("before"));
+      r.after = doubles(b.at("after"));
+      if (r.before.size() != t.tasks.size() || r.after.size() != t.tasks.size())
+        throw std::runtime_error("\"stream.batches\": before/after must hold one value per task");
+      r.delta = b.at("delta_ttt").is_number() ? b.at("delta_ttt").get<double>() : std::nan("");
+      t.stream.batches.push_back(std::move(r));
     }
   }
   t.images = integer(j, "images", 0);

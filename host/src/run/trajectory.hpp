@@ -29,6 +29,30 @@ StepSelection parse_step_selection(const std::string& text);
 /// Index of the highest Δ_TTT among steps ≥ 1 (index 0 when only step 0 was evaluated; the first on ties).
 std::size_t best_step_index(const std::vector<double>& delta);
 
+/// What a target stream ([ttt] stream other than "single", docs/streams.md) measured besides the whole
+/// stream's trajectory: the same per-step metrics for each result group (each segment of a continual or
+/// gradual stream, in stream order; each domain of a mixed one), and each batch's metrics before and
+/// after adaptation in stream order (the continual-stream curve of `s4t report`).
+struct StreamResult {
+  struct Group {
+    std::string label;  ///< the domain ("fog:5", a [domain.<name>] table); gradual: "<domain>@<severity>"
+    std::int64_t images = 0, batches = 0;
+    std::vector<std::vector<double>> values;  ///< [step index][task]
+    std::vector<double> delta;                ///< Δ_TTT vs the group's own step 0
+  };
+  struct BatchRecord {
+    std::size_t group = 0;  ///< continual / gradual: its segment; mixed: the domain of most of its images
+    std::int64_t images = 0;
+    std::vector<double> before, after;  ///< per task, at step 0 and at the last step
+    double delta = 0.0;                 ///< Δ_TTT of `after` vs `before`
+  };
+  std::string kind = "single";  ///< [ttt] stream
+  std::string reset;            ///< never, per_domain or per_batch
+  std::vector<Group> groups;
+  std::vector<BatchRecord> batches;
+  bool active() const { return kind != "single"; }
+};
+
 struct Trajectory {
   std::string method;
   std::string protocol;
@@ -51,6 +75,7 @@ struct Trajectory {
   double seconds = 0.0, step_ms = 0.0, predict_ms = 0.0;
   std::int64_t seed = 0;
   nlohmann::json affinity;                    ///< see task_affinity.hpp; empty when the method has no latents
+  StreamResult stream;                        ///< per domain and per batch; kind "single" = not a stream
 
   /// Index of the final evaluated step.
   std::size_t last() const { return steps.empty() ? 0 : steps.size() - 1; }

@@ -70,6 +70,11 @@ ComparisonResult run_comparison(const Experiment& config, const ComponentRegistr
   write_file_atomically(top.path() / "results.csv", result.table.csv());
   write_file_atomically(top.path() / "results.tex", result.table.latex());
   write_json(top.path() / "results.json", result.table.json());
+  result.stream = build_stream_table(methods, result.runs);
+  if (!result.stream.empty()) {
+    write_file_atomically(top.path() / "stream.md", result.stream.markdown());
+    write_json(top.path() / "stream.json", result.stream.json());
+  }
   return result;
 }
 

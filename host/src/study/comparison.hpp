@@ -12,12 +12,14 @@
 #include "config/experiment.hpp"
 #include "plugins/component_registry.hpp"
 #include "report/results_table.hpp"
+#include "report/stream_table.hpp"
 #include "run/trajectory.hpp"
 
 namespace s4t::host {
 
 struct ComparisonResult {
   ResultsTable table;
+  StreamTable stream;  ///< per domain of the target stream (empty for stream = "single")
   std::vector<std::string> methods;                     ///< as compared ("none" first)
   std::vector<std::int64_t> seeds;
   std::map<std::string, std::vector<Trajectory>> runs;  ///< method -> one trajectory per seed it succeeded in
