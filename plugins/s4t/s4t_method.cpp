@@ -10,6 +10,7 @@
 #include "s4t/error.hpp"
 #include "s4t/losses.hpp"
 #include "s4t/tensor_ops.hpp"
+#include "latent_projection.hpp"
 #include "released_normals_loss.hpp"
 
 namespace s4t::s4t_method {
@@ -18,7 +19,7 @@ namespace s4t::s4t_method {
 // Module
 
 S4TModuleImpl::S4TModuleImpl(const S4TSettings& s, const std::vector<TaskSpec>& tasks, const FeatureInfo& info)
-    : latent_(s.latent_channels) {
+    : latent_(s.latent_channels), per_stage_(s.per_stage_projection) {
   if (tasks.empty()) throw PluginError("s4t: the model has no tasks");
   for (auto& t : tasks) {
     task_names_.push_back(t.name);
@@ -83,7 +84,12 @@ std::vector<at::Tensor> S4TModuleImpl::latents(const Features& features) {
   }
   if (!features.fused.defined())
     throw PluginError("s4t: the backbone's forward pass gave no fused feature map (was it run with stages_only?)");
-  return ts_comp->forward(features.fused).split(latent_, 1);
+  // latent_projection = "per_stage": where the fused map is the resized stages (checked once, on the first
+  // forward pass), the same linear map stage by stage (latent_projection.hpp).
+  if (per_stage_ && fused_is_stages_ < 0) fused_is_stages_ = fused_is_resized_stages(features.fused, features.stages) ? 1 : 0;
+  if (per_stage_ && fused_is_stages_ == 1)
+    return project_stages(features.stages, ts_comp->weight, ts_comp->bias, spatial_size(features.fused)).split(latent_, 1);
+  return project_fused(features.fused, ts_comp->weight, ts_comp->bias).split(latent_, 1);
 }
 
 std::map<std::string, at::Tensor> S4TModuleImpl::aux_predictions(const std::vector<at::Tensor>& z,

@@ -27,6 +27,7 @@ struct S4TSettings {
   std::int64_t latent_channels;
   double mask_ratio;
   bool fold_embedding;
+  bool per_stage_projection;  // latent_projection = "per_stage"
   double lambda_tp, lambda_tbs_source, lambda_tbs;
   bool auto_weight, double_task_weight;
   std::vector<double> ttt_task_weights;  // c_t in task order; empty = from the tasks' loss weights
@@ -70,6 +71,8 @@ class S4TModuleImpl : public torch::nn::Module {
   std::vector<std::string> task_names_;
   std::vector<std::int64_t> task_channels_;
   std::int64_t latent_ = 64;
+  bool per_stage_ = true;    // latent_projection = "per_stage"
+  int fused_is_stages_ = -1;  // whether the fused map is the resized stages: -1 = not seen yet
   bool per_task_ = false;
   torch::nn::Conv2d ts_comp{nullptr};
   std::vector<torch::nn::Conv2d> ts_proj_, aux_;

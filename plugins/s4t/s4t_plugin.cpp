@@ -80,6 +80,11 @@ const Binding<S4TSettings>& s4t_binding() {
                   "folded: the resize + patch embedding as one convolution on the latent grid where the "
                   "factor is integral (the same linear map, float-rounding differences only); direct: "
                   "materialise the resized latents first (the previous computation, bit for bit)")
+          .choice("latent_projection", &S::per_stage_projection, "per_stage", {{"per_stage", true}, {"fused", false}},
+                  "per_stage: where the backbone's fused map is its stages resized and concatenated (resnet), "
+                  "apply ts_comp to each stage at its own resolution and resize the sums (the same linear map, "
+                  "float-rounding differences only; ~6x less work at ResNet-50); fused: apply it to the fused "
+                  "map (the previous computation, bit for bit)")
           .real("lambda_tp", &S::lambda_tp, 1.0,
                 "source weight of the auxiliary latent-head losses (L^TP); the released NYUD/PASCAL configs use 0.01",
                 0.0)
