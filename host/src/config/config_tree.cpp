@@ -201,6 +201,11 @@ const ConfigEntry* ConfigTree::find(const std::string& key) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+SourceLocation ConfigTree::location_of(const std::string& key) const {
+  auto* e = find(key);
+  return e ? e->where : SourceLocation{"<default>", 0, 0};
+}
+
 void ConfigTree::set(const std::string& key, ConfigEntry entry) { entries_[key] = std::move(entry); }
 
 std::map<std::string, const ConfigEntry*> ConfigTree::section(const std::string& section) const {

@@ -40,6 +40,8 @@ class ConfigTree {
 
   bool has(const std::string& key) const { return entries_.count(key) != 0; }
   const ConfigEntry* find(const std::string& key) const;
+  /// Where `key` was written; "<default>" (line 0) when the file does not set it.
+  SourceLocation location_of(const std::string& key) const;
   void set(const std::string& key, ConfigEntry entry);
   void erase(const std::string& key) { entries_.erase(key); }
   /// Entries whose key is `section.<key>` with no further dot in <key>.

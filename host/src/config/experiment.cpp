@@ -57,10 +57,6 @@ Options check_section(const ConfigTree& tree, const std::string& section, const 
   return options;
 }
 
-std::string where_of(const ConfigTree& tree, const std::string& key) {
-  auto* e = tree.find(key);
-  return e ? e->where.describe() : std::string("<default>");
-}
 
 }  // namespace
 
@@ -119,7 +115,7 @@ std::vector<fs::path> config_plugin_dirs(const ConfigTree& tree) {
     fs::path dir = p.is_absolute() ? p : tree.base_dir() / p;
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
-      throw ConfigError(where_of(tree, "plugins.dirs") + ": [plugins] dirs: plugin folder '" + d + "'" +
+      throw ConfigError(tree.location_of("plugins.dirs").describe() + ": [plugins] dirs: plugin folder '" + d + "'" +
                         (p.is_absolute() ? "" : " (" + dir.string() + ")") +
                         (fs::exists(dir, ec) ? " is not a folder" : " does not exist"));
     dirs.push_back(dir);
@@ -166,22 +162,22 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   // 3. Tasks.
   auto& tasks = x.host["tasks"];
   auto names = tasks.get_string_list("names");
-  if (names.empty()) throw ConfigError(where_of(tree, "tasks.names") + ": [tasks] names is empty; name at least one task");
+  if (names.empty()) throw ConfigError(tree.location_of("tasks.names").describe() + ": [tasks] names is empty; name at least one task");
   for (size_t i = 0; i < names.size(); ++i)
     for (size_t k = 0; k < i; ++k)
       if (names[i] == names[k])
-        throw ConfigError(where_of(tree, "tasks.names") + ": [tasks] names lists '" + names[i] +
+        throw ConfigError(tree.location_of("tasks.names").describe() + ": [tasks] names lists '" + names[i] +
                           "' twice; each task is named once");
   auto weights = tasks.get_float_list("loss_weights");
   if (!weights.empty() && weights.size() != names.size())
-    throw ConfigError(where_of(tree, "tasks.loss_weights") + ": [tasks] loss_weights has " +
+    throw ConfigError(tree.location_of("tasks.loss_weights").describe() + ": [tasks] loss_weights has " +
                       std::to_string(weights.size()) + " values but names has " + std::to_string(names.size()));
 
   // 4. Components and their option tables.
   auto choose = [&](ComponentKind kind, const std::string& selector_key, const std::string& table_prefix) {
     auto [section, key] = split_key(selector_key);
     std::string name = x.host.at(section).get_string(key);
-    auto& c = registry.get(kind, name, where_of(tree, selector_key) + ": " + selector_key);
+    auto& c = registry.get(kind, name, tree.location_of(selector_key).describe() + ": " + selector_key);
     ComponentChoice choice;
     choice.name = name;
     choice.options = check_section(tree, table_prefix + "." + name, c.info.schema, to_string(kind) + " '" + name + "'");
@@ -208,7 +204,7 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
       if (key != "dataset") dataset_keys.insert(key);
     auto role_options = check_section(t, section, data_role_schema(), "", dataset_keys);
     std::string name = role_options.get_string("dataset");
-    auto& c = registry.get(ComponentKind::Dataset, name, where_of(t, section + ".dataset") + ": [" + section + "] dataset");
+    auto& c = registry.get(ComponentKind::Dataset, name, t.location_of(section + ".dataset").describe() + ": [" + section + "] dataset");
     ComponentChoice choice;
     choice.name = name;
     choice.options = check_section(t, section, c.info.schema, "dataset '" + name + "'", {"dataset"});
@@ -221,10 +217,10 @@ Experiment validate_experiment(const ConfigTree& tree, const ComponentRegistry& 
   // 6. Methods: defaults for every registered one, the file's tables on top. The resolved config lists
   //    the ones the experiment uses and the ones the file configures.
   const std::string method = x.host["ttt"].get_string("method");
-  registry.get(ComponentKind::Method, method, where_of(tree, "ttt.method") + ": ttt.method");
+  registry.get(ComponentKind::Method, method, tree.location_of("ttt.method").describe() + ": ttt.method");
   x.listed_methods.insert(method);
   for (auto& m : x.host["compare"].get_string_list("methods")) {
-    registry.get(ComponentKind::Method, m, where_of(tree, "compare.methods") + ": compare.methods");
+    registry.get(ComponentKind::Method, m, tree.location_of("compare.methods").describe() + ": compare.methods");
     x.listed_methods.insert(m);
   }
   for (auto* c : registry.of_kind(ComponentKind::Method))

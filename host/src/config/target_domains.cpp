@@ -10,10 +10,6 @@ namespace s4t::host {
 
 namespace {
 
-std::string where_of(const ConfigTree& tree, const std::string& key) {
-  auto* e = tree.find(key);
-  return e ? e->where.describe() : std::string("<default>");
-}
 
 bool all_digits(const std::string& s) {
   if (s.empty()) return false;
@@ -62,9 +58,8 @@ std::vector<TargetDomain> target_domains(const ConfigTree& tree, const Options& 
   const std::string stream = ttt.get_string("stream");
   const std::string reset = ttt.get_string("reset");
   const auto& names = ttt.get_string_list("domains");
-  const std::string domains_at = where_of(tree, "ttt.domains");
-  const auto* listed = tree.find("ttt.domains");
-  const SourceLocation listed_at = listed ? listed->where : SourceLocation{"<default>", 0, 0};
+  const SourceLocation listed_at = tree.location_of("ttt.domains");
+  const std::string domains_at = listed_at.describe();
 
   std::set<std::string> listed_names(names.begin(), names.end());
   for (auto& section : tree.sections())
@@ -80,16 +75,16 @@ std::vector<TargetDomain> target_domains(const ConfigTree& tree, const Options& 
   }
   const std::string what = "[ttt] stream = \"" + stream + "\"";
   if (names.empty())
-    throw ConfigError(where_of(tree, "ttt.stream") + ": " + what + " needs [ttt] domains: the target domains in order, "
+    throw ConfigError(tree.location_of("ttt.stream").describe() + ": " + what + " needs [ttt] domains: the target domains in order, "
                       "e.g. domains = [\"gaussian_noise:5\", \"fog:5\"]");
   if (ttt.get_string("protocol") == "single_batch_then_eval")
-    throw ConfigError(where_of(tree, "ttt.protocol") + ": " + what + " adapts batch after batch; protocol = "
+    throw ConfigError(tree.location_of("ttt.protocol").describe() + ": " + what + " adapts batch after batch; protocol = "
                       "\"single_batch_then_eval\" adapts on one batch only: use episodic or online (or [ttt] reset)");
   if (ttt.get_string("select") == "validation")
-    throw ConfigError(where_of(tree, "ttt.select") + ": " + what + ": select = \"validation\" is not available over a "
+    throw ConfigError(tree.location_of("ttt.select").describe() + ": " + what + ": select = \"validation\" is not available over a "
                       "stream (which domain would the split come from?): use last, step:N or oracle");
   if (stream == "mixed" && reset == "per_domain")
-    throw ConfigError(where_of(tree, "ttt.reset") + ": " + what + " shuffles the domains together, so there is no new "
+    throw ConfigError(tree.location_of("ttt.reset").describe() + ": " + what + " shuffles the domains together, so there is no new "
                       "domain to reset at: use reset = never or per_batch");
   std::set<std::string> seen;
   std::vector<TargetDomain> out;
