@@ -172,6 +172,14 @@ std::vector<double> values_of(const Accumulators& acc) {
   return v;
 }
 
+// Δ_TTT of every evaluated step against step 0.
+std::vector<double> deltas(const std::vector<std::vector<double>>& values, const std::vector<TaskSpec>& tasks) {
+  const auto higher = higher_is_better(tasks);
+  std::vector<double> out;
+  for (auto& v : values) out.push_back(delta_ttt(values[0], v, higher));
+  return out;
+}
+
 // The metrics of one target stream's result groups (segments, or a mixed stream's domains) at every
 // evaluated step, and its per-batch records.
 struct StreamTally {
@@ -361,17 +369,16 @@ Pass run_protocol(const Experiment& x, Run& s, const TargetStream& stream,
     }
     pass.batches = b;
     if (tally.active()) {
-      std::vector<bool> higher;
-      for (auto& t : s.tasks) higher.push_back(t.higher_is_better);
       for (size_t g = 0; g < stream.result_groups(); ++g) {
         StreamResult::Group group;
         group.label = stream.group_label(g);
         group.images = tally.images[g];
         group.batches = tally.batches[g];
         for (auto& a : tally.acc[g]) group.values.push_back(values_of(a));
-        for (auto& v : group.values) group.delta.push_back(delta_ttt(group.values[0], v, higher));
+        group.delta = deltas(group.values, s.tasks);
         tally.result.groups.push_back(std::move(group));
       }
+      const auto higher = higher_is_better(s.tasks);
       for (auto& r : tally.result.batches) r.delta = delta_ttt(r.before, r.after, higher);
       pass.stream = std::move(tally.result);
     }
@@ -383,14 +390,6 @@ Pass run_protocol(const Experiment& x, Run& s, const TargetStream& stream,
   all_reduce_pass(acc, counts, run_device(x));
   for (auto& a : acc) pass.values.push_back(values_of(a));
   return pass;
-}
-
-std::vector<double> deltas(const std::vector<std::vector<double>>& values, const std::vector<TaskSpec>& tasks) {
-  std::vector<bool> higher;
-  for (auto& t : tasks) higher.push_back(t.higher_is_better);
-  std::vector<double> out;
-  for (auto& v : values) out.push_back(delta_ttt(values[0], v, higher));
-  return out;
 }
 
 }  // namespace
@@ -488,6 +487,13 @@ Trajectory adapt(const Experiment& x, const ComponentRegistry& registry, const s
     torch::manual_seed(static_cast<std::uint64_t>(seed));  // the evaluated pass draws as it would alone
   }
   const TargetStream stream = make_target_stream(x, registry, evaluated, *s.source);
+  // grid = "target" built the model for [data.target]'s size (test_time_size): every domain must have it.
+  if (ttt.get_string("grid") == "target" && ttt.get_int_list("grid_size").empty())
+    for (auto& segment : stream.segments)
+      if (segment.data->image_size() != s.target->image_size())
+        throw ConfigError("[ttt] domains: domain '" + stream.domains[segment.domain] + "': [ttt] grid = \"target\" builds "
+                          "the model for [data.target]'s " + size_text(s.target->image_size()) + " images; this domain's are " +
+                          size_text(segment.data->image_size()) + " (use grid = \"source\" or [ttt] grid_size)");
   if (stream.kind != "single")
     logger()->info("target stream: {} over {} domains ({} segments), reset {}", stream.kind, stream.domains.size(),
                    stream.segments.size(), to_string(stream.reset));

@@ -38,10 +38,6 @@ TargetStream one_set_stream(const Experiment& x, std::shared_ptr<Dataset> set, c
   return stream;
 }
 
-namespace {
-std::string size_text(const std::array<std::int64_t, 2>& s) { return std::to_string(s[0]) + "x" + std::to_string(s[1]); }
-}  // namespace
-
 TargetStream make_target_stream(const Experiment& x, const ComponentRegistry& registry, std::shared_ptr<Dataset> target,
                                 const Dataset& source) {
   const auto& ttt = x.section("ttt");
@@ -49,16 +45,10 @@ TargetStream make_target_stream(const Experiment& x, const ComponentRegistry& re
   TargetStream stream;
   stream.kind = ttt.get_string("stream");
   stream.reset = reset_rule(x);
-  const bool target_grid = ttt.get_string("grid") == "target" && ttt.get_int_list("grid_size").empty();
   auto build = [&](const TargetDomain& d, const ComponentChoice& choice) {
     try {
       auto data = make_dataset(x, registry, "target", choice);
       resolve_tasks(x, source, data.get());  // the domain scores the run's tasks
-      // grid = "target" builds the model for [data.target]'s size: every domain must have it.
-      if (target_grid && data->image_size() != target->image_size())
-        throw ConfigError("[ttt] grid = \"target\" builds the model for [data.target]'s " + size_text(target->image_size()) +
-                          " images; this domain's are " + size_text(data->image_size()) +
-                          " (use grid = \"source\" or [ttt] grid_size)");
       return data;
     } catch (const ConfigError& e) {
       throw ConfigError("[ttt] domains: domain '" + d.name + "': " + error_text(e));

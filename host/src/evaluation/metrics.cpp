@@ -206,6 +206,12 @@ double relative_gain(double base, double value, bool higher_is_better) {
   return higher_is_better ? g : -g;
 }
 
+std::vector<bool> higher_is_better(const std::vector<TaskSpec>& tasks) {
+  std::vector<bool> higher;
+  for (auto& t : tasks) higher.push_back(t.higher_is_better);
+  return higher;
+}
+
 double delta_ttt(const std::vector<double>& base, const std::vector<double>& values,
                  const std::vector<bool>& higher_is_better) {
   if (base.size() != values.size() || base.size() != higher_is_better.size() || base.empty())

@@ -102,6 +102,9 @@ class AngularError final : public MetricAccumulator {
   at::Tensor angle_sum_, count_;
 };
 
+/// Each task's higher_is_better, in order (what delta_ttt takes).
+std::vector<bool> higher_is_better(const std::vector<TaskSpec>& tasks);
+
 /// Δ_TTT in percent: (100/T) Σ_t (−1)^{l_t} (M_t − M_base,t)/M_base,t, l_t = 1 when lower is better.
 double delta_ttt(const std::vector<double>& base, const std::vector<double>& values,
                          const std::vector<bool>& higher_is_better);

@@ -167,8 +167,7 @@ std::vector<fs::path> plot_curves(const RunCollection& runs, const fs::path& out
   const auto& tasks = table.tasks;
   std::map<std::string, double> reported_step;
   for (auto& row : table.rows) reported_step[row.name] = row.step_mean;
-  std::vector<bool> higher;
-  for (auto& t : tasks) higher.push_back(t.higher_is_better);
+  const auto higher = higher_is_better(tasks);
   const std::string base_method = runs.runs.count("none") ? "none" : runs.methods.front();
   const auto base = mean_values(runs.runs.at(base_method)).front();
 

@@ -68,8 +68,7 @@ ResultsTable build_results_table(const std::vector<std::string>& methods,
   const auto& first = runs.at(base_method);
   table.tasks = first.front().tasks;
   const size_t seeds = first.size();
-  std::vector<bool> higher;
-  for (auto& t : table.tasks) higher.push_back(t.higher_is_better);
+  const auto higher = higher_is_better(table.tasks);
   std::vector<std::vector<double>> base(seeds);
   for (size_t s = 0; s < seeds; ++s) base[s] = first[s].values.front();
 
