@@ -10,16 +10,6 @@ namespace s4t::host {
 
 namespace {
 
-// The Base values of seed index `k` for group `g` (step 0 of the `none` run, which never adapts), or
-// nullptr when there is no such run.
-const std::vector<double>* base_group(const std::map<std::string, std::vector<Trajectory>>& runs, std::size_t k,
-                                      std::size_t g) {
-  auto it = runs.find("none");
-  if (it == runs.end() || k >= it->second.size()) return nullptr;
-  const auto& st = it->second[k].stream;
-  return g < st.groups.size() ? &st.groups[g].values.front() : nullptr;
-}
-
 bool same_layout(const StreamResult& a, const StreamResult& b) {
   if (a.kind != b.kind || a.groups.size() != b.groups.size() || a.batches.size() != b.batches.size()) return false;
   for (std::size_t g = 0; g < a.groups.size(); ++g)
@@ -47,12 +37,17 @@ StreamTable build_stream_table(const std::vector<std::string>& methods,
   table.kind = layout->kind;
   table.reset = layout->reset;
   for (auto& g : layout->groups) table.groups.push_back(g.label);
-  const bool have_base = runs.count("none") && !runs.at("none").empty() && same_layout(runs.at("none").front().stream, *layout);
-  table.base = have_base ? "none" : "step0";
+  // The Base run of seed index k: the `none` run of that seed when its stream has the same layout (it
+  // never adapts, so its step 0 is the Base everywhere), else nullptr.
+  const auto none = runs.find("none");
+  auto base_run = [&](std::size_t k) -> const Trajectory* {
+    if (none == runs.end() || k >= none->second.size() || !same_layout(none->second[k].stream, *layout)) return nullptr;
+    return &none->second[k];
+  };
+  table.base = base_run(0) ? "none" : "step0";
   const std::size_t groups = table.groups.size();
   table.mean.assign(groups + 1, {});
   table.stddev.assign(groups + 1, {});
-  table.curve_group.clear();
   for (auto& b : layout->batches) table.curve_group.push_back(b.group);
 
   for (auto& m : methods) {
@@ -63,23 +58,20 @@ StreamTable build_stream_table(const std::vector<std::string>& methods,
     for (auto& tr : it->second) fits = fits && same_layout(tr.stream, *layout);
     if (!fits) continue;
     const auto& trs = it->second;
-    std::vector<bool> higher;
-    for (auto& t : trs.front().tasks) higher.push_back(t.higher_is_better);
+    const auto higher = higher_is_better(trs.front().tasks);
     table.methods.push_back(m);
     for (std::size_t g = 0; g <= groups; ++g) {
       std::vector<double> per_seed;
       for (std::size_t k = 0; k < trs.size(); ++k) {
         const auto& tr = trs[k];
+        const Trajectory* base = base_run(k);
         if (g == groups) {  // the whole stream, against the Base's whole stream
-          auto base_it = runs.find("none");
-          const bool base_here = have_base && k < base_it->second.size();
-          per_seed.push_back(delta_ttt(base_here ? base_it->second[k].values.front() : tr.values.front(),
-                                       tr.values[tr.selected], higher));
+          per_seed.push_back(delta_ttt(base ? base->values.front() : tr.values.front(), tr.values[tr.selected], higher));
           continue;
         }
         const auto& group = tr.stream.groups[g];
-        const auto* base = have_base ? base_group(runs, k, g) : nullptr;
-        per_seed.push_back(delta_ttt(base ? *base : group.values.front(), group.values[tr.selected], higher));
+        per_seed.push_back(delta_ttt(base ? base->stream.groups[g].values.front() : group.values.front(),
+                                     group.values[tr.selected], higher));
       }
       double mean = 0, sd = 0;
       mean_std(per_seed, mean, sd);
@@ -92,8 +84,8 @@ StreamTable build_stream_table(const std::vector<std::string>& methods,
       double sum = 0;
       for (std::size_t k = 0; k < trs.size(); ++k) {
         const auto& b = trs[k].stream.batches[i];
-        const bool base_here = have_base && k < runs.at("none").size();
-        sum += base_here ? delta_ttt(runs.at("none")[k].stream.batches[i].after, b.after, higher) : b.delta;
+        const Trajectory* base = base_run(k);
+        sum += base ? delta_ttt(base->stream.batches[i].after, b.after, higher) : b.delta;
       }
       curve[i] = sum / static_cast<double>(trs.size());
     }
