@@ -5,27 +5,17 @@
 #include <torch/nn/module.h>
 
 #include "config/experiment.hpp"
-#include "depth_shrink_method.hpp"
+#include "drift_runs.hpp"
 #include "engine/adapter.hpp"
-#include "engine/trainer.hpp"
-#include "plugins/plugin_loader.hpp"
-#include "run/run_directory.hpp"
 #include "s4t/error.hpp"
 #include "s4t_testkit/doctest.hpp"
-#include "test_support.hpp"
 
 using namespace s4t;
 using namespace s4t::host;
 
 namespace {
 
-struct Fixture {
-  test::TempDir dir;
-  ComponentRegistry registry;
-  Fixture() {
-    load_plugin_dirs({test::plugin_dir()}, registry);
-    test::register_depth_shrink_method(registry, "drift");
-  }
+struct Fixture : test::DriftRuns {
   // Source 32x32, target 12 images of 48x64; `ttt` is appended to [ttt].
   Experiment experiment(const std::string& ttt, int steps = 3) {
     auto tree = ConfigTree::parse(
@@ -38,11 +28,7 @@ struct Fixture {
         "select.toml");
     return validate_experiment(tree, registry);
   }
-  Trajectory adapt_with(const std::string& ttt, int steps = 3) {
-    auto x = experiment(ttt, steps);
-    RunDirectory run(x, registry, "test");
-    return adapt(x, registry, "drift", ensure_source_checkpoint(x, registry, run, "drift"));
-  }
+  Trajectory adapt_with(const std::string& ttt, int steps = 3) { return adapt_drift(experiment(ttt, steps)); }
 };
 }  // namespace
 

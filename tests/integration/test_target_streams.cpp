@@ -5,16 +5,12 @@
 #include <torch/nn/module.h>
 
 #include "config/experiment.hpp"
-#include "depth_shrink_method.hpp"
+#include "drift_runs.hpp"
 #include "engine/adapter.hpp"
-#include "engine/trainer.hpp"
 #include "evaluation/metrics.hpp"
-#include "plugins/plugin_loader.hpp"
 #include "report/stream_table.hpp"
-#include "run/run_directory.hpp"
 #include "s4t/error.hpp"
 #include "s4t_testkit/doctest.hpp"
-#include "test_support.hpp"
 
 using namespace s4t;
 using namespace s4t::host;
@@ -23,13 +19,7 @@ namespace {
 
 const std::string kThree = "domains = [\"gaussian_noise:3\", \"fog:2\", \"contrast:4\"]\n";
 
-struct Fixture {
-  test::TempDir dir;
-  ComponentRegistry registry;
-  Fixture() {
-    load_plugin_dirs({test::plugin_dir()}, registry);
-    test::register_depth_shrink_method(registry, "drift");
-  }
+struct Fixture : test::DriftRuns {
   // Source and target 32x32; each target domain has 8 images, in batches of 4. `ttt` is appended to
   // [ttt], `extra` after everything (tables).
   Experiment experiment(const std::string& ttt, int steps = 2, const std::string& extra = "") {
@@ -44,9 +34,7 @@ struct Fixture {
     return validate_experiment(tree, registry);
   }
   Trajectory adapt_with(const std::string& ttt, int steps = 2, const std::string& extra = "") {
-    auto x = experiment(ttt, steps, extra);
-    RunDirectory run(x, registry, "test");
-    return adapt(x, registry, "drift", ensure_source_checkpoint(x, registry, run, "drift"));
+    return adapt_drift(experiment(ttt, steps, extra));
   }
 };
 
